@@ -1,0 +1,281 @@
+"""The store's tables: customers and consent, feedback items, analyses and labels, imports, events.
+
+Raw feedback (``FeedbackItem``) is never overwritten by analysis: each model version writes its own
+``Analysis`` row beside the item, and people's corrections are ``Label`` rows.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite so autoincrement works on both.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, the default of every timestamp column."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class FeedbackKind(enum.StrEnum):
+    """What a piece of feedback is."""
+
+    survey_answer = "survey_answer"
+    review = "review"
+    social_post = "social_post"
+    chat = "chat"
+    ticket = "ticket"
+    email = "email"
+    complaint = "complaint"
+    suggestion = "suggestion"
+    call_note = "call_note"
+
+
+class Direction(enum.StrEnum):
+    """Direct feedback was asked for or given to us; indirect feedback was said elsewhere."""
+
+    direct = "direct"
+    indirect = "indirect"
+
+
+class Channel(Base):
+    """A named way feedback arrives (``taobao``, ``wechat``, ``survey`` …) with its defaults."""
+
+    __tablename__ = "channels"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label_zh: Mapped[str] = mapped_column(String(128), default="")
+    label_en: Mapped[str] = mapped_column(String(128), default="")
+    default_kind: Mapped[str] = mapped_column(String(32), default=FeedbackKind.review.value)
+    direction: Mapped[str] = mapped_column(String(16), default=Direction.indirect.value)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Customer(Base):
+    """A person or account who gives feedback, with segment attributes."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    external_id: Mapped[str] = mapped_column(String(128), unique=True)
+    name: Mapped[str | None] = mapped_column(String(256))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    region: Mapped[str | None] = mapped_column(String(128), index=True)
+    tier: Mapped[str | None] = mapped_column(String(64), index=True)
+    lifetime_value: Mapped[float | None] = mapped_column(Numeric(14, 2, asdecimal=False))
+    language: Mapped[str | None] = mapped_column(String(16))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    consents: Mapped[list[Consent]] = relationship(back_populates="customer", cascade="all, delete-orphan")
+
+
+class Consent(Base):
+    """A customer's yes or no to one purpose (``survey``, ``follow_up``, ``marketing``…), when and how."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(64))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str | None] = mapped_column(String(128))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="consents")
+
+
+class ImportRun(Base):
+    """One run of a file import or API batch: what came in and what happened to it."""
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(512))
+    channel: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    rows_seen: Mapped[int] = mapped_column(Integer, default=0)
+    imported: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class FeedbackItem(Base):
+    """One piece of raw feedback as it arrived. Never rewritten by analysis."""
+
+    __tablename__ = "feedback_items"
+    __table_args__ = (
+        # Idempotency: one item per channel and dedupe key (external id, or content hash without one).
+        UniqueConstraint("channel", "dedupe_key", name="uq_feedback_items_channel_dedupe_key"),
+        Index("ix_feedback_items_channel_created_at", "channel", "created_at"),
+        Index("ix_feedback_items_customer_id", "customer_id"),
+        Index("ix_feedback_items_product", "product"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(ForeignKey("channels.name"))
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    direction: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str | None] = mapped_column(String(256))
+    dedupe_key: Mapped[str] = mapped_column(String(300))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    rating: Mapped[float | None] = mapped_column(Float)
+    rating_scale_min: Mapped[float | None] = mapped_column(Float)
+    rating_scale_max: Mapped[float | None] = mapped_column(Float)
+    language: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    product: Mapped[str | None] = mapped_column(String(256))
+    order_id: Mapped[str | None] = mapped_column(String(128))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
+    import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id", ondelete="SET NULL"))
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+
+    customer: Mapped[Customer | None] = relationship()
+    analyses: Mapped[list[Analysis]] = relationship(
+        back_populates="item", cascade="all, delete-orphan", order_by="Analysis.id"
+    )
+
+
+class ModelVersion(Base):
+    """A version of the analysis engine whose results are stored."""
+
+    __tablename__ = "model_versions"
+
+    version: Mapped[str] = mapped_column(String(128), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    path: Mapped[str | None] = mapped_column(String(1024))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Analysis(Base):
+    """What one model version concluded about one feedback item."""
+
+    __tablename__ = "analyses"
+    __table_args__ = (
+        UniqueConstraint("feedback_id", "model_version", name="uq_analyses_feedback_id_model_version"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    feedback_id: Mapped[int] = mapped_column(ForeignKey("feedback_items.id", ondelete="CASCADE"))
+    model_version: Mapped[str] = mapped_column(String(128), index=True)
+    language: Mapped[str | None] = mapped_column(String(16))
+    sentiment: Mapped[str | None] = mapped_column(String(16), index=True)
+    sentiment_score: Mapped[float | None] = mapped_column(Float)
+    complaint: Mapped[bool | None] = mapped_column(Boolean)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    aspects: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    item: Mapped[FeedbackItem] = relationship(back_populates="analyses")
+
+
+class Embedding(Base):
+    """A text embedding of a feedback item, computed once per encoder and kept."""
+
+    __tablename__ = "embeddings"
+
+    feedback_id: Mapped[int] = mapped_column(
+        ForeignKey("feedback_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    encoder: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Label(Base):
+    """A person's correction of an analysis field; the next model version learns from these."""
+
+    __tablename__ = "labels"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    feedback_id: Mapped[int] = mapped_column(ForeignKey("feedback_items.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookSource(Base):
+    """A chat/IM/ticket system allowed to post to ``/api/v1/webhooks/{name}``, with its field mapping."""
+
+    __tablename__ = "webhook_sources"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(256))
+    channel: Mapped[str] = mapped_column(ForeignKey("channels.name"))
+    kind: Mapped[str | None] = mapped_column(String(32))
+    mapping: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """Every webhook call, accepted or refused, for the log."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    signature: Mapped[str | None] = mapped_column(String(128))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Event(Base):
+    """A domain event (``feedback.created`` …) written in the same transaction as its cause (outbox)."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_pending", "processed_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(64), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
