@@ -1,0 +1,81 @@
+"""The web app factory: API routers, pages, body-size limit, shared engine and sessions."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from closeloop import __version__
+from closeloop.api import feedback, health, webhooks
+from closeloop.settings import Settings, get_settings
+from closeloop.store.session import engine_for, session_factory
+from closeloop.web import pages
+
+
+class BodySizeLimit:
+    """Refuse request bodies larger than the configured limit with 413, before reading them whole."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited_receive() -> dict:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLargeError
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLargeError:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse({"detail": f"request body larger than {self.max_bytes} bytes"}, status_code=413)
+        await response(scope, receive, send)
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for ``settings`` (default: from the environment). The database must be migrated."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="closeloop",
+        version=__version__,
+        description="Self-hosted customer feedback management. 客户反馈管理：收集、分析、行动、回访。",
+    )
+    app.state.settings = settings
+    app.state.engine = engine_for(settings.database_url)
+    app.state.session_factory = session_factory(app.state.engine)
+    app.include_router(health.router)
+    app.include_router(feedback.router)
+    app.include_router(webhooks.router)
+    app.include_router(pages.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(Exception)
+    async def unhandled(_request: Request, exc: Exception) -> JSONResponse:
+        # Never a traceback to the client; the server log has it.
+        import logging
+
+        logging.getLogger("closeloop").exception("unhandled error", exc_info=exc)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    return app

@@ -1,0 +1,129 @@
+"""Fixtures: a real, migrated database per test (SQLite file, and PostgreSQL when the suite has one),
+the app on it, and real HTTP requests through httpx."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from closeloop.collect.channels import ensure_default_channels
+from closeloop.settings import Settings, get_settings
+from closeloop.store.migrate import upgrade
+from closeloop.store.session import engine_for, session_factory, session_scope
+
+# Set by scripts/test (and so by CI): an admin URL of a real PostgreSQL server for the suite.
+POSTGRES_ADMIN_URL = os.environ.get("CLOSELOOP_TEST_POSTGRES_URL")
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if POSTGRES_ADMIN_URL:
+        return
+    skip = pytest.mark.skip(reason="no PostgreSQL for this run (set CLOSELOOP_TEST_POSTGRES_URL)")
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database_url") == "postgresql":
+            item.add_marker(skip)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database migrated to the newest schema, with the default channels."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'closeloop.db'}"
+        _prepare(url)
+        yield url
+        engine_for(url).dispose()
+        return
+    assert POSTGRES_ADMIN_URL
+    name = f"closeloop_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(_psycopg(POSTGRES_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = _psycopg(POSTGRES_ADMIN_URL).rsplit("/", 1)[0] + f"/{name}"
+    try:
+        _prepare(url)
+        yield url
+    finally:
+        engine_for(url).dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _psycopg(url: str) -> str:
+    return "postgresql+psycopg://" + url.split("://", 1)[1]
+
+
+def _prepare(url: str) -> None:
+    upgrade(url)
+    with session_scope(engine_for(url)) as session:
+        ensure_default_channels(session)
+
+
+@pytest.fixture
+def settings(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings pointing at the test database, also seen by the CLI through the environment."""
+    monkeypatch.setenv("CLOSELOOP_DATABASE_URL", database_url)
+    monkeypatch.setenv("CLOSELOOP_ANALYSIS_IN_BACKGROUND", "false")
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def db(settings: Settings) -> sessionmaker[Session]:
+    """A session factory on the test database."""
+    return session_factory(engine_for(settings.database_url))
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[str]:
+    """The app served by a real uvicorn server on a free loopback port; yields its base URL."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from closeloop.app import create_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("test server did not start")
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture
+def client(live_server: str) -> Iterator[httpx.Client]:
+    """Real HTTP requests over loopback to the live test server."""
+    with httpx.Client(base_url=live_server, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.exists():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
