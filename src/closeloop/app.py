@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -45,7 +48,9 @@ class BodySizeLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = JSONResponse({"detail": f"request body larger than {self.max_bytes} bytes"}, status_code=413)
+        response = JSONResponse(
+            {"detail": f"request body larger than {self.max_bytes} bytes"}, status_code=413
+        )
         await response(scope, receive, send)
 
 
@@ -56,10 +61,24 @@ class _TooLargeError(Exception):
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for ``settings`` (default: from the environment). The database must be migrated."""
     settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if settings.analysis_in_background:
+            from closeloop.jobs.worker import EmbeddedWorker
+
+            worker = EmbeddedWorker(app.state.session_factory)
+            worker.start()
+        yield
+        if worker is not None:
+            worker.stop()
+
     app = FastAPI(
         title="closeloop",
         version=__version__,
         description="Self-hosted customer feedback management. 客户反馈管理：收集、分析、行动、回访。",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine_for(settings.database_url)

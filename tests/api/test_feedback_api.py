@@ -17,9 +17,15 @@ def item(text: str = "物流太慢了，等了一个星期", **extra):
 
 
 def test_create_one_item_round_trips(client, db):
-    body = item(external_id="TB-1", rating=2, created_at="2026-11-01T08:30:00+08:00", product="保温杯",
-                order_id="O-9", customer={"external_id": "C-1", "name": "王女士", "tier": "gold"},
-                metadata={"shop": "旗舰店"})
+    body = item(
+        external_id="TB-1",
+        rating=2,
+        created_at="2026-11-01T08:30:00+08:00",
+        product="保温杯",
+        order_id="O-9",
+        customer={"external_id": "C-1", "name": "王女士", "tier": "gold"},
+        metadata={"shop": "旗舰店"},
+    )
     response = client.post("/api/v1/feedback", json=body)
     assert response.status_code == 201, response.text
     [item_id] = response.json()["ids"]
@@ -52,7 +58,7 @@ def test_reposting_the_same_item_does_not_duplicate(client, db):
 
 def test_batch_is_written_whole_or_not_at_all(client, db):
     good = [item(f"第{i}条反馈", external_id=f"B-{i}") for i in range(5)]
-    bad = good[:2] + [item("   ")] + good[2:] + [item("x", rating=9)]
+    bad = [*good[:2], item("   "), *good[2:], item("x", rating=9)]
     response = client.post("/api/v1/feedback/batch", json={"items": bad})
     assert response.status_code == 422
     detail = response.json()["detail"]
@@ -78,19 +84,33 @@ def test_bad_inputs_say_what_and_where(client, settings):
         assert response.status_code == 422, body
         [error] = response.json()["detail"]
         assert error["loc"] == ["body", field] and message in error["msg"], error
-    response = client.post("/api/v1/feedback", content=b"{not json", headers={"content-type": "application/json"})
+    response = client.post(
+        "/api/v1/feedback", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422
     assert response.json()["detail"][0]["type"] == "json_invalid"
 
 
 def test_list_filters_and_paginates(client):
     items = [
-        item("包装破损", external_id="1", product="杯子", rating=1, created_at="2026-10-01T00:00:00Z",
-             customer={"external_id": "C-1"}),
+        item(
+            "包装破损",
+            external_id="1",
+            product="杯子",
+            rating=1,
+            created_at="2026-10-01T00:00:00Z",
+            customer={"external_id": "C-1"},
+        ),
         item("很好用", external_id="2", product="杯子", rating=5, created_at="2026-10-05T00:00:00Z"),
         {"text": "客服态度差", "channel": "wechat", "external_id": "3", "created_at": "2026-10-09T00:00:00Z"},
-        item("Great value", external_id="4", product="Bottle", rating=4, language="en",
-             created_at="2026-10-10T00:00:00Z"),
+        item(
+            "Great value",
+            external_id="4",
+            product="Bottle",
+            rating=4,
+            language="en",
+            created_at="2026-10-10T00:00:00Z",
+        ),
     ]
     assert client.post("/api/v1/feedback/batch", json={"items": items}).status_code == 201
 
@@ -122,7 +142,9 @@ def test_unknown_item_is_404(client):
 
 
 def test_oversize_body_is_refused(client, settings):
-    big = {"items": [item("x" * 1000, external_id=str(i)) for i in range(settings.max_body_bytes // 1000 + 10)]}
+    big = {
+        "items": [item("x" * 1000, external_id=str(i)) for i in range(settings.max_body_bytes // 1000 + 10)]
+    }
     response = client.post("/api/v1/feedback/batch", json=big)
     assert response.status_code == 413
 
@@ -130,6 +152,10 @@ def test_oversize_body_is_refused(client, settings):
 def test_healthz_and_openapi(client):
     assert client.get("/healthz").json()["status"] == "ok"
     spec = client.get("/openapi.json").json()
-    for path in ("/api/v1/feedback", "/api/v1/feedback/batch", "/api/v1/feedback/{item_id}",
-                 "/api/v1/webhooks/{source}"):
+    for path in (
+        "/api/v1/feedback",
+        "/api/v1/feedback/batch",
+        "/api/v1/feedback/{item_id}",
+        "/api/v1/webhooks/{source}",
+    ):
         assert path in spec["paths"]

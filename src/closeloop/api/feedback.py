@@ -16,9 +16,15 @@ from closeloop.store.queries import FeedbackFilter, get_feedback, list_feedback
 router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"])
 
 
-@router.post("", response_model=WriteResult, status_code=status.HTTP_201_CREATED,
-             summary="Create one feedback item (idempotent on channel + external id or content)")
-def create_feedback(body: FeedbackIn, session: SessionDep, settings: SettingsDep, response: Response) -> WriteResult:
+@router.post(
+    "",
+    response_model=WriteResult,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create one feedback item (idempotent on channel + external id or content)",
+)
+def create_feedback(
+    body: FeedbackIn, session: SessionDep, settings: SettingsDep, response: Response
+) -> WriteResult:
     try:
         result = submit_records(session, [body.to_record()], max_text_chars=settings.max_text_chars)
     except RecordsRejectedError as exc:
@@ -29,8 +35,12 @@ def create_feedback(body: FeedbackIn, session: SessionDep, settings: SettingsDep
     return WriteResult(imported=result.imported, duplicates=result.duplicates, ids=result.item_ids)
 
 
-@router.post("/batch", response_model=WriteResult, status_code=status.HTTP_201_CREATED,
-             summary="Create a batch of feedback items: all are written or none")
+@router.post(
+    "/batch",
+    response_model=WriteResult,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a batch of feedback items: all are written or none",
+)
 def create_feedback_batch(body: FeedbackBatchIn, session: SessionDep, settings: SettingsDep) -> WriteResult:
     if len(body.items) > settings.max_batch_items:
         raise HTTPException(
@@ -38,8 +48,9 @@ def create_feedback_batch(body: FeedbackBatchIn, session: SessionDep, settings: 
             f"a batch holds at most {settings.max_batch_items} items, got {len(body.items)}",
         )
     try:
-        result = submit_records(session, [item.to_record() for item in body.items],
-                                max_text_chars=settings.max_text_chars)
+        result = submit_records(
+            session, [item.to_record() for item in body.items], max_text_chars=settings.max_text_chars
+        )
     except RecordsRejectedError as exc:
         raise rejected_to_http(exc, prefix=("body", "items")) from None
     session.commit()
@@ -63,11 +74,22 @@ def list_feedback_items(
     cursor: str | None = None,
     with_analysis: bool = False,
 ) -> FeedbackPage:
-    flt = FeedbackFilter(channel=channel, kind=kind, since=since, until=until, product=product,
-                         customer=customer, rating_min=rating_min, rating_max=rating_max,
-                         language=language, q=q)
+    flt = FeedbackFilter(
+        channel=channel,
+        kind=kind,
+        since=since,
+        until=until,
+        product=product,
+        customer=customer,
+        rating_min=rating_min,
+        rating_max=rating_max,
+        language=language,
+        q=q,
+    )
     try:
-        items, next_cursor = list_feedback(session, flt, limit=limit, cursor=cursor, with_analysis=with_analysis)
+        items, next_cursor = list_feedback(
+            session, flt, limit=limit, cursor=cursor, with_analysis=with_analysis
+        )
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     return FeedbackPage(

@@ -24,8 +24,11 @@ def _database_ok(request: Request) -> bool:
 @router.get("/healthz", summary="Ready: the app is up and its database answers")
 def healthz(request: Request) -> JSONResponse:
     ok = _database_ok(request)
-    body = {"status": "ok" if ok else "unavailable", "database": "ok" if ok else "unreachable",
-            "version": __version__}
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "database": "ok" if ok else "unreachable",
+        "version": __version__,
+    }
     return JSONResponse(body, status_code=200 if ok else 503)
 
 

@@ -15,7 +15,12 @@ app = typer.Typer(
 )
 
 # Modules that register verbs on ``app`` through their ``register(app)`` function.
-COMMAND_MODULES = ("closeloop.cli.store", "closeloop.cli.feedback", "closeloop.cli.analysis")
+COMMAND_MODULES = (
+    "closeloop.cli.store",
+    "closeloop.cli.feedback",
+    "closeloop.cli.analysis",
+    "closeloop.cli.jobs",
+)
 
 
 def _register_all() -> None:

@@ -16,10 +16,12 @@ from closeloop.collect.records import MAPPABLE_FIELDS
 from closeloop.settings import get_settings
 from closeloop.store.migrate import upgrade
 
-channel_app = typer.Typer(help="Channels: the named ways feedback arrives (taobao, wechat, survey …).",
-                          no_args_is_help=True)
-webhook_app = typer.Typer(help="Webhook sources that may post to /api/v1/webhooks/{source}.",
-                          no_args_is_help=True)
+channel_app = typer.Typer(
+    help="Channels: the named ways feedback arrives (taobao, wechat, survey …).", no_args_is_help=True
+)
+webhook_app = typer.Typer(
+    help="Webhook sources that may post to /api/v1/webhooks/{source}.", no_args_is_help=True
+)
 
 
 def initialise_database() -> str:
@@ -68,13 +70,15 @@ def demo(
     from closeloop.demo.load import load_demo
 
     initialise_database()
-    summary = load_demo(store_factory(), items=items, days=days,
-                        seed=get_settings().demo_seed if seed is None else seed)
+    summary = load_demo(
+        store_factory(), items=items, days=days, seed=get_settings().demo_seed if seed is None else seed
+    )
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False))
     else:
         err_console.print(
-            f"demo data: {summary['imported']} feedback items imported, {summary['duplicates']} already there, "
+            f"demo data: {summary['imported']} feedback items imported, "
+            f"{summary['duplicates']} already there, "
             f"{summary['customers']} customers"
         )
         for story in summary["stories"]:
@@ -106,8 +110,14 @@ def channel_add(
     """Register a new channel."""
     try:
         with store_session() as session:
-            add_channel(session, name=name, label_zh=label_zh, label_en=label_en, default_kind=kind,
-                        direction=direction)
+            add_channel(
+                session,
+                name=name,
+                label_zh=label_zh,
+                label_en=label_en,
+                default_kind=kind,
+                direction=direction,
+            )
     except ValueError as exc:
         fail(str(exc))
     err_console.print(f"channel {name} ready")
@@ -117,7 +127,9 @@ def channel_add(
 def webhook_add(
     name: Annotated[str, typer.Argument(help="Source name, used in the URL /api/v1/webhooks/NAME.")],
     channel: Annotated[str, typer.Option(help="Channel its items belong to.")],
-    map_: Annotated[list[str] | None, typer.Option("--map", help="field=json.path, e.g. text=message.content")] = None,
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", help="field=json.path, e.g. text=message.content")
+    ] = None,
     kind: Annotated[str | None, typer.Option(help="Kind of its items (default: the channel's).")] = None,
     secret: Annotated[str | None, typer.Option(help="Shared secret (default: a new random one).")] = None,
 ) -> None:
@@ -127,8 +139,9 @@ def webhook_add(
     try:
         mapping = parse_map_options(map_ or [])
         with store_session() as session:
-            source = webhooks.add_source(session, name=name, channel=channel, mapping=mapping, kind=kind,
-                                         secret=secret)
+            source = webhooks.add_source(
+                session, name=name, channel=channel, mapping=mapping, kind=kind, secret=secret
+            )
             shown = source.secret
     except ValueError as exc:
         fail(str(exc))
@@ -141,8 +154,9 @@ def webhook_list() -> None:
     table = Table("source", "channel", "kind", "mapping")
     with store_session() as session:
         for source in webhooks.list_sources(session):
-            table.add_row(source.name, source.channel, source.kind or "",
-                          json.dumps(source.mapping, ensure_ascii=False))
+            table.add_row(
+                source.name, source.channel, source.kind or "", json.dumps(source.mapping, ensure_ascii=False)
+            )
     err_console.print(table)
     err_console.print(f"mappable fields: {', '.join(MAPPABLE_FIELDS)}", highlight=False)
 

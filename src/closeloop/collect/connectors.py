@@ -52,13 +52,31 @@ def _tabular(fmt: str) -> Any:
 @hookimpl
 def closeloop_file_connectors() -> list[FileConnector]:
     return [
-        FileConnector("csv", (".csv", ".tsv", ".txt"), _tabular("csv"),
-                      "CSV/TSV exports (Taobao, JD, help desks), UTF-8 or GBK"),
-        FileConnector("jsonl", (".jsonl", ".ndjson", ".json"), _tabular("jsonl"),
-                      "JSON Lines, one feedback object per line (or one JSON array)"),
+        FileConnector(
+            "csv",
+            (".csv", ".tsv", ".txt"),
+            _tabular("csv"),
+            "CSV/TSV exports (Taobao, JD, help desks), UTF-8 or GBK",
+        ),
+        FileConnector(
+            "jsonl",
+            (".jsonl", ".ndjson", ".json"),
+            _tabular("jsonl"),
+            "JSON Lines, one feedback object per line (or one JSON array)",
+        ),
         FileConnector("xlsx", (".xlsx", ".xlsm"), _tabular("xlsx"), "Excel workbooks (first sheet)"),
-        FileConnector("eml", (".eml",), lambda path, _enc: MailboxSource(path, "eml"),
-                      "E-mail messages: one .eml file or a folder of them", kind="email"),
-        FileConnector("mbox", (".mbox",), lambda path, _enc: MailboxSource(path, "mbox"),
-                      "A mailbox export in mbox format", kind="email"),
+        FileConnector(
+            "eml",
+            (".eml",),
+            lambda path, _enc: MailboxSource(path, "eml"),
+            "E-mail messages: one .eml file or a folder of them",
+            kind="email",
+        ),
+        FileConnector(
+            "mbox",
+            (".mbox",),
+            lambda path, _enc: MailboxSource(path, "mbox"),
+            "A mailbox export in mbox format",
+            kind="email",
+        ),
     ]

@@ -45,6 +45,7 @@ JSON_DOCUMENT_MAX_BYTES = 256 * 1024 * 1024  # a whole-document .json is loaded 
 XLSX_MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
 XLSX_MAX_COMPRESSION_RATIO = 100
 _RATIO_CHECK_MIN_BYTES = 1024 * 1024  # tiny members compress oddly; only large ones can be bombs
+_MIN_BYTES_TO_GUESS = 64  # non-ASCII bytes charset-normalizer needs before its guess beats UTF-8
 _DELIMITERS = (",", "\t", ";", "|")
 _JSON_PEEK_ROWS = 100  # rows read ahead to learn JSON Lines columns
 _OLE_SIGNATURE = b"\xd0\xcf\x11\xe0"  # .xls (Excel 97-2003) and password-protected workbooks
@@ -140,7 +141,8 @@ def detect_encoding(sample: bytes) -> str:
     """The text encoding of a file from its first bytes (a character cut at the end is fine).
 
     A BOM decides; then UTF-8 (also when a few stray bytes are invalid), then GB18030 (which reads GBK
-    and GB2312, as Excel in China saves CSV), then charset-normalizer's guess; UTF-8 when all fail.
+    and GB2312, as Excel in China saves CSV), then charset-normalizer's guess when the sample has enough
+    non-ASCII bytes to judge; UTF-8 otherwise (rows with bytes that do not decode then get row errors).
     """
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
@@ -154,6 +156,8 @@ def detect_encoding(sample: bytes) -> str:
     gb_good, gb_bad = _decode_counts(sample, "gb18030")
     if gb_bad == 0 or gb_good >= 20 * gb_bad:
         return "gb18030"
+    if sum(1 for byte in sample if byte > 0x7F) < _MIN_BYTES_TO_GUESS:
+        return "utf-8"  # too little to go on: guessers pick exotic code pages; rows with bad bytes get errors
     return _guess_encoding(sample)
 
 
@@ -384,9 +388,8 @@ def _open_json(path: Path, encoding: str | None) -> RowSource:
         else:
             lines = _numbered_lines(text)
             peeked = _peek_json_lines(lines)
-            first_error = peeked[0].error if peeked else None
-            if first_error and first_error.startswith("malformed") and total <= JSON_DOCUMENT_MAX_BYTES:
-                document = _try_json_document(path)  # a pretty-printed object, e.g. {"data": [...]}
+            if peeked and peeked[0].values is None and _opens_document(sample_text):
+                document = _try_json_document(path, chosen, total)  # pretty-printed, e.g. {"data": [...]}
     except BaseException:
         raw.close()
         raise
@@ -402,6 +405,12 @@ def _open_json(path: Path, encoding: str | None) -> RowSource:
         _add_columns(row, columns, seen)
     return RowSource(path, "jsonl", chosen, columns, _json_line_rows(peeked, lines, columns, seen),
                      position=raw.tell, total=total, close=text.close)
+
+
+def _opens_document(sample_text: str) -> bool:
+    """True when the first line opens a pretty-printed JSON document (``{`` or ``{"data": [``)."""
+    first = next((line.strip() for line in sample_text.splitlines() if line.strip()), "")
+    return first.lstrip("\ufeff").startswith("{") and first.endswith(("{", "["))
 
 
 def _add_columns(row: SourceRow, columns: list[str], seen: set[str]) -> None:
@@ -500,12 +509,11 @@ def _json_document_rows(path: Path, text: IO[str], total: int) -> list[SourceRow
     return _document_rows(path, document, content)
 
 
-def _try_json_document(path: Path) -> list[SourceRow] | None:
+def _try_json_document(path: Path, encoding: str, total: int) -> list[SourceRow] | None:
     """A pretty-printed JSON document read whole, or None when the file is not one (so: JSON Lines)."""
-    with path.open("rb") as raw:
-        data = raw.read()
-    encoding = detect_encoding(data[:SAMPLE_BYTES])
-    content = data.decode(encoding, "surrogateescape").lstrip("\ufeff")
+    if total > JSON_DOCUMENT_MAX_BYTES:
+        return None
+    content = path.read_bytes().decode(encoding, "surrogateescape").lstrip("\ufeff")
     try:
         document = json.loads(content)
     except (json.JSONDecodeError, RecursionError):

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from closeloop.collect.files import FileFormatError, SourceRow, resolve_mapping, split_fields
@@ -26,6 +27,10 @@ from closeloop.collect.records import MAPPABLE_FIELDS, FeedbackRecord, FieldErro
 from closeloop.store.models import ImportRun
 
 ProgressCallback = Callable[[int, int, int], None]  # (bytes done, bytes total, rows seen)
+
+
+class ImportAbortedError(RuntimeError):
+    """Writing a batch failed; that batch was rolled back, earlier batches stay, a re-run completes it."""
 
 
 @dataclass(slots=True)
@@ -151,7 +156,9 @@ def import_file(
         with connector.open(path, encoding) as source:
             summary.format, summary.encoding = source.format, source.encoding
             # Columns already named like a field map to it; the user's --map wins.
-            named = {c: c for c in source.columns if c in MAPPABLE_FIELDS and c not in (user_map or {}).values()}
+            named = {
+                c: c for c in source.columns if c in MAPPABLE_FIELDS and c not in (user_map or {}).values()
+            }
             mapping = resolve_mapping(source.columns, {**named, **(user_map or {})}, path=path)
             summary.mapping = mapping
             batch: list[FeedbackRecord] = []
@@ -163,8 +170,9 @@ def import_file(
                     batch.append(record)
                     batch_rows_numbers.append((row.row_number, row.values))
                 if len(batch) >= batch_rows:
-                    _flush(factory, batch, batch_rows_numbers, channels, run.id, summary, rejects,
-                           max_text_chars)
+                    _flush(
+                        factory, batch, batch_rows_numbers, channels, run.id, summary, rejects, max_text_chars
+                    )
                     batch, batch_rows_numbers = [], []
                     if progress:
                         done, total = source.progress()
@@ -206,8 +214,9 @@ def _to_record(
         return None
     try:
         fields, metadata = split_fields(row.values, mapping)
-        return record_from_fields(fields, channel=channel, rating_scale=rating_scale, kind=kind,
-                                  metadata=metadata)
+        return record_from_fields(
+            fields, channel=channel, rating_scale=rating_scale, kind=kind, metadata=metadata
+        )
     except FieldError as exc:
         rejects.add(row.row_number, exc.field, exc.message, row.values)
         return None
@@ -232,12 +241,21 @@ def _flush(
             row_number, values = origins[error.position]
             rejects.add(row_number, error.field, error.message, values)
         batch = [record for position, record in enumerate(batch) if position not in refused]
-    with _transaction(factory) as session:
-        result = write_batch(session, batch, channels=channels, import_run_id=run_id)
-        run = session.get(ImportRun, run_id)
-        assert run is not None
-        run.imported += result.imported
-        run.duplicates += result.duplicates
-        run.rows_seen = summary.rows
+    try:
+        with _transaction(factory) as session:
+            result = write_batch(session, batch, channels=channels, import_run_id=run_id)
+            run = session.get(ImportRun, run_id)
+            assert run is not None
+            run.imported += result.imported
+            run.duplicates += result.duplicates
+            run.rows_seen = summary.rows
+    except SQLAlchemyError as exc:
+        first, last = origins[0][0], origins[-1][0]
+        reason = getattr(exc, "orig", None) or exc
+        raise ImportAbortedError(
+            f"{summary.file}: writing rows {first}–{last} failed ({reason}); nothing of those rows was "
+            f"written, {summary.imported} rows imported before are kept. Re-run the same command to complete "
+            "the import (rows already stored are skipped)."
+        ) from exc
     summary.imported += result.imported
     summary.duplicates += result.duplicates

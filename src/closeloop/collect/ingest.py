@@ -132,7 +132,9 @@ def _link_customers(session: Session, refs: dict[str, CustomerRef]) -> dict[str,
         stmt = _insert_for(session)(Customer).on_conflict_do_nothing(index_elements=["external_id"])
         session.execute(stmt, new_rows)
         for chunk in _chunks([row["external_id"] for row in new_rows]):
-            rows = session.execute(select(Customer.external_id, Customer.id).where(Customer.external_id.in_(chunk)))
+            rows = session.execute(
+                select(Customer.external_id, Customer.id).where(Customer.external_id.in_(chunk))
+            )
             ids.update({external_id: cid for external_id, cid in rows})
     return ids
 
@@ -233,7 +235,13 @@ def write_batch(
     if emit_event and result.item_ids:
         session.execute(
             insert(Event),
-            [{"type": FEEDBACK_CREATED, "payload": {"ids": result.item_ids}, "created_at": received_at,
-              "attempts": 0}],
+            [
+                {
+                    "type": FEEDBACK_CREATED,
+                    "payload": {"ids": result.item_ids},
+                    "created_at": received_at,
+                    "attempts": 0,
+                }
+            ],
         )
     return result

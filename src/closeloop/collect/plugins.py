@@ -84,5 +84,6 @@ def connector_for(path: Path, declared: str | None = None) -> FileConnector:
         if suffix in connector.suffixes:
             return connector
     known = sorted(s for c in connectors.values() for s in c.suffixes)
-    raise ValueError(f"{path}: cannot tell the format from the suffix {suffix!r} (known: {', '.join(known)}); "
-                     "use --format")
+    raise ValueError(
+        f"{path}: cannot tell the format from the suffix {suffix!r} (known: {', '.join(known)}); use --format"
+    )

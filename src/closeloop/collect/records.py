@@ -275,7 +275,9 @@ def validate_record(record: FeedbackRecord, *, max_text_chars: int) -> FeedbackR
     if not record.text.strip():
         raise FieldError("text", "empty text")
     if len(record.text) > max_text_chars:
-        raise FieldError("text", f"text is {len(record.text)} characters, longer than the {max_text_chars} allowed")
+        raise FieldError(
+            "text", f"text is {len(record.text)} characters, longer than the {max_text_chars} allowed"
+        )
     if "\x00" in record.text:
         raise FieldError("text", "text contains NUL bytes")
     if record.kind is not None and record.kind not in KINDS:

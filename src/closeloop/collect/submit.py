@@ -19,7 +19,9 @@ class RecordsRejectedError(ValueError):
         self.errors = errors
 
 
-def submit_records(session: Session, records: Sequence[FeedbackRecord], *, max_text_chars: int) -> BatchResult:
+def submit_records(
+    session: Session, records: Sequence[FeedbackRecord], *, max_text_chars: int
+) -> BatchResult:
     """Validate every record, then write them all in the session's transaction; raises if any is invalid."""
     channels = ChannelCache(session)
     errors = validate_records(records, max_text_chars=max_text_chars, channels=channels)

@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -43,8 +42,15 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def verify(source: WebhookSource, *, timestamp: str | None, signature: str | None, body: bytes,
-           now: float, tolerance: int) -> None:
+def verify(
+    source: WebhookSource,
+    *,
+    timestamp: str | None,
+    signature: str | None,
+    body: bytes,
+    now: float,
+    tolerance: int,
+) -> None:
     """Raise ``WebhookRefusedError`` unless the signature matches and the timestamp is fresh."""
     if not signature or not timestamp:
         raise WebhookRefusedError(401, f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER} header")
@@ -96,21 +102,43 @@ def records_from_payload(source: WebhookSource, items: list[dict[str, Any]]) -> 
         metadata = {key: value for key, value in item.items() if key not in used_roots}
         metadata["webhook_source"] = source.name
         try:
-            records.append(record_from_fields(fields, channel=source.channel, kind=source.kind,
-                                              metadata=metadata))
+            records.append(
+                record_from_fields(fields, channel=source.channel, kind=source.kind, metadata=metadata)
+            )
         except FieldError as exc:
             raise WebhookPayloadError(f"item {position}, field {exc.field!r}: {exc.message}") from None
     return records
 
 
-def log_delivery(session: Session, *, source: str, status: str, reason: str | None,
-                 remote_addr: str | None, signature: str | None) -> None:
-    session.add(WebhookDelivery(source=source[:64], status=status, reason=reason, remote_addr=remote_addr,
-                                signature=(signature or "")[:128] or None))
+def log_delivery(
+    session: Session,
+    *,
+    source: str,
+    status: str,
+    reason: str | None,
+    remote_addr: str | None,
+    signature: str | None,
+) -> None:
+    session.add(
+        WebhookDelivery(
+            source=source[:64],
+            status=status,
+            reason=reason,
+            remote_addr=remote_addr,
+            signature=(signature or "")[:128] or None,
+        )
+    )
 
 
-def add_source(session: Session, *, name: str, channel: str, mapping: dict[str, str],
-               kind: str | None = None, secret: str | None = None) -> WebhookSource:
+def add_source(
+    session: Session,
+    *,
+    name: str,
+    channel: str,
+    mapping: dict[str, str],
+    kind: str | None = None,
+    secret: str | None = None,
+) -> WebhookSource:
     """Register (or update) a webhook source; a random secret is made when none is given."""
     get_channel(session, channel)
     unknown = sorted(set(mapping) - set(MAPPABLE_FIELDS))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -69,7 +69,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSON, datetime: UTCDateTime()}
+    type_annotation_map: ClassVar = {dict[str, Any]: JSON, datetime: UTCDateTime()}
 
 
 class FeedbackKind(enum.StrEnum):

@@ -77,7 +77,11 @@ def filtered(stmt: Select, flt: FeedbackFilter) -> Select:
 
 
 def list_feedback(
-    session: Session, flt: FeedbackFilter, *, limit: int = 50, cursor: str | None = None,
+    session: Session,
+    flt: FeedbackFilter,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
     with_analysis: bool = False,
 ) -> tuple[list[FeedbackItem], str | None]:
     """Newest first; returns the page and the cursor of the next page (None at the end)."""

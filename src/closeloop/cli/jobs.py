@@ -1,0 +1,71 @@
+"""Background work from the command line: ``worker`` drains events, ``reanalyze`` re-runs a model."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy import func, select
+
+from closeloop.cli.common import err_console, store_factory
+from closeloop.store.models import Analysis, FeedbackItem
+
+
+def worker(
+    once: Annotated[bool, typer.Option(help="Handle what is pending, then exit.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between polls when idle.")] = 1.0,
+) -> None:
+    """Run the background worker: analyse new feedback and other queued work."""
+    import closeloop.jobs.analysis  # noqa: F401  (registers handlers)
+    from closeloop.jobs.events import process_pending
+
+    factory = store_factory()
+    handled = 0
+    while True:
+        count = process_pending(factory)
+        handled += count
+        if once and count == 0:
+            err_console.print(f"handled {handled} events")
+            return
+        if count == 0:
+            time.sleep(interval)
+
+
+def reanalyze(
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Model directory (default: the active model).")
+    ] = None,
+    fast: Annotated[bool, typer.Option(help="Use the fast throughput mode.")] = False,
+) -> None:
+    """Analyse every stored item that has no result from this model version (resumable)."""
+    from closeloop.jobs.analysis import load_engine, reanalyse
+
+    engine = load_engine(str(model) if model else None, fast)
+    factory = store_factory()
+    with factory() as session:
+        total = session.scalar(select(func.count()).select_from(FeedbackItem)) or 0
+        done = (
+            session.scalar(
+                select(func.count()).select_from(Analysis).where(Analysis.model_version == engine.version)
+            )
+            or 0
+        )
+    progress = Progress(
+        TextColumn(f"[bold]analysing with {engine.version}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+    )
+    with progress:
+        task = progress.add_task("reanalyze", total=total, completed=done)
+        count = reanalyse(factory, engine, progress=lambda n: progress.advance(task, n))
+    err_console.print(f"analysed {count} items with model {engine.version}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(worker)
+    app.command()(reanalyze)

@@ -1,0 +1,132 @@
+"""Background analysis of stored feedback: new items on ``feedback.created``, and reanalysis by version."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from closeloop.analysis.engine import AnalysisResult, Engine
+from closeloop.collect.ingest import FEEDBACK_CREATED
+from closeloop.jobs.events import on
+from closeloop.settings import get_settings
+from closeloop.store.models import Analysis, Event, FeedbackItem, ModelVersion
+
+BATCH = 200
+
+
+@lru_cache(maxsize=4)
+def load_engine(model_dir: str | None, fast: bool = False) -> Engine:
+    """The engine for a model directory (None = the built-in default), loaded once per process."""
+    return Engine.load(Path(model_dir) if model_dir else None, fast=fast)
+
+
+def active_engine() -> Engine:
+    model_dir = get_settings().model_dir
+    return load_engine(str(model_dir) if model_dir else None)
+
+
+def _analysis_row(item_id: int, version: str, result: AnalysisResult) -> Analysis:
+    return Analysis(
+        feedback_id=item_id,
+        model_version=version,
+        language=result.language,
+        sentiment=result.sentiment,
+        sentiment_score=result.sentiment_score,
+        complaint=result.complaint,
+        categories=list(result.categories),
+        aspects=[{"category": c, "polarity": p} for c, p in result.aspects],
+        confidence=result.confidence,
+        needs_review=bool(result.needs_review),
+        error=result.error,
+    )
+
+
+def ensure_model_version(session: Session, engine: Engine) -> None:
+    if session.get(ModelVersion, engine.version) is None:
+        session.add(
+            ModelVersion(
+                version=engine.version,
+                description=getattr(engine, "description", ""),
+                path=str(getattr(engine, "model_dir", "") or "") or None,
+            )
+        )
+        session.flush()
+
+
+def analyse_items(factory: sessionmaker[Session], item_ids: Sequence[int], engine: Engine) -> int:
+    """Analyse the given items with ``engine``, skipping those it already analysed; returns how many."""
+    done = 0
+    for start in range(0, len(item_ids), BATCH):
+        chunk = list(item_ids[start : start + BATCH])
+        with factory() as session:
+            ensure_model_version(session, engine)
+            analysed = set(
+                session.scalars(
+                    select(Analysis.feedback_id).where(
+                        Analysis.feedback_id.in_(chunk), Analysis.model_version == engine.version
+                    )
+                )
+            )
+            rows = session.execute(
+                select(FeedbackItem.id, FeedbackItem.text).where(
+                    FeedbackItem.id.in_([i for i in chunk if i not in analysed])
+                )
+            ).all()
+            if not rows:
+                session.commit()
+                continue
+            results = engine.analyze([text for _, text in rows])
+            for (item_id, _), result in zip(rows, results, strict=True):
+                session.add(_analysis_row(item_id, engine.version, result))
+            # Fill the item's language when the source did not say (raw fields otherwise stay untouched).
+            for (item_id, _), result in zip(rows, results, strict=True):
+                item = session.get(FeedbackItem, item_id)
+                if item is not None and item.language is None and result.language:
+                    item.language = result.language
+            session.commit()
+            done += len(rows)
+    return done
+
+
+@on(FEEDBACK_CREATED)
+def analyse_new_feedback(factory: sessionmaker[Session], event: Event) -> None:
+    analyse_items(factory, list(event.payload.get("ids", [])), active_engine())
+
+
+def pending_item_ids(session: Session, version: str, *, after_id: int = 0, limit: int = 10_000) -> list[int]:
+    """Ids of items without an analysis by ``version``, in id order, after ``after_id``."""
+    done = select(Analysis.feedback_id).where(Analysis.model_version == version)
+    stmt = (
+        select(FeedbackItem.id)
+        .where(FeedbackItem.id > after_id, FeedbackItem.id.not_in(done))
+        .order_by(FeedbackItem.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def reanalyse(
+    factory: sessionmaker[Session], engine: Engine, progress: Callable[[int], None] | None = None
+) -> int:
+    """Analyse every stored item that has no result from ``engine.version``; resumable at any point."""
+    total = 0
+    after = 0
+    while True:
+        with factory() as session:
+            ids = pending_item_ids(session, engine.version, after_id=after)
+        if not ids:
+            return total
+        for chunk in _chunks(ids, BATCH):
+            total += analyse_items(factory, chunk, engine)
+            if progress:
+                progress(len(chunk))
+        after = ids[-1]
+
+
+def _chunks(values: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
