@@ -510,3 +510,32 @@ def test_reads_a_real_review_export() -> None:
     assert mapping["text"] == "text"
     assert len(rows) == expected
     assert all(row.error is None for row in rows)
+
+
+def test_excel_unicode_text_export(tmp_path: Path) -> None:
+    path = tmp_path / "unicode.txt"  # Excel "Unicode Text": UTF-16 with BOM, tab-separated
+    path.write_bytes("评论内容\t评分\r\n很好, 推荐\t5\r\n".encode("utf-16"))
+    columns, rows, encoding = read_all(path)
+    assert encoding == "utf-16"
+    assert columns == ["评论内容", "评分"]
+    assert rows == [SourceRow(2, {"评论内容": "很好, 推荐", "评分": "5"})]
+
+
+def test_xlsx_inflating_past_the_size_limit_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "large.xlsx"
+    write_workbook(path, [["text"], ["hello"]])
+    monkeypatch.setattr("closeloop.collect.files.XLSX_MAX_UNCOMPRESSED_BYTES", 1024)
+    with pytest.raises(FileFormatError, match=r"large\.xlsx: refused: it would inflate to .*zip bomb"):
+        open_rows(path)
+
+
+def test_broken_quoting_is_a_row_error_and_reading_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "quotes.csv"
+    path.write_text('text,rating\nok,5\n"bad"x,4\nnext,2\n"never closed,4\nmore,3\n', encoding="utf-8")
+    _columns, rows, _encoding = read_all(path)
+    outcome = [(row.row_number, row.error is None) for row in rows]
+    assert outcome == [(2, True), (3, False), (4, True), (5, False)]
+    assert rows[1].values is None and "closing quote" in (rows[1].error or "")
+    assert "never closed" in (rows[3].error or "")

@@ -11,24 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from closeloop.analysis.complaint import is_complaint
 from closeloop.analysis.language import UNDETERMINED, detect_language
-from closeloop.analysis.sentiment import (
-    NEUTRAL,
-    VADER_LOGIT_SCALE,
-    CharNgramSentiment,
-    EmbeddingSentiment,
-    embed,
-    polarity_logits,
-    sentiment_confidence,
-    sentiment_labels,
-    sentiment_score,
-    softmax,
-    vader_compound,
+from closeloop.analysis.sentiment import NEUTRAL
+from closeloop.analysis.sentiment_model import (
+    SentimentModel,
+    SentimentScores,
+    load_sentiment_model,
+    prepare_batch,
 )
-from closeloop.analysis.text import clip_for_model, has_letters, normalize_text
+from closeloop.analysis.text import normalize_text
 
 log = logging.getLogger(__name__)
 
@@ -67,76 +59,12 @@ class AnalysisResult:
         }
 
 
-@dataclass
-class SentimentScores:
-    """Per-text sentiment of a batch: labels, scores (−1…1) and confidences (0…1)."""
-
-    labels: list[str]
-    scores: np.ndarray
-    confidences: np.ndarray
-
-
-@dataclass
-class SentimentEnsemble:
-    """The sentiment models of one model directory and the languages each of them speaks."""
-
-    classes: tuple[str, ...]
-    embedding: EmbeddingSentiment | None = None
-    char: CharNgramSentiment | None = None
-    char_languages: frozenset[str] | None = None  # None: every language
-    vader_languages: frozenset[str] = frozenset({"en", UNDETERMINED})
-
-    def score(self, texts: Sequence[str], languages: Sequence[str], *, fast: bool) -> SentimentScores:
-        """Score normalised texts. ``fast`` skips the embedding model (thousands of texts per second)."""
-        n = len(texts)
-        logits = np.zeros((n, len(self.classes)))
-        informed = np.zeros(n, dtype=bool)  # rows at least one model had something to read
-        with_letters = np.array([has_letters(t) for t in texts], dtype=bool)
-        if self.embedding is not None and not fast and with_letters.any():
-            rows = np.flatnonzero(with_letters)
-            logits[rows] += self.embedding.logits(embed([clip_for_model(texts[i]) for i in rows]))
-            informed[rows] = True
-        if self.char is not None:
-            rows = np.flatnonzero([
-                bool(letters) and (self.char_languages is None or lang in self.char_languages)
-                for letters, lang in zip(with_letters, languages, strict=True)
-            ])
-            if rows.size:
-                logits[rows] += self.char.logits([texts[i] for i in rows])
-                informed[rows] = True
-        vader_rows = np.flatnonzero([lang in self.vader_languages for lang in languages])
-        if vader_rows.size:
-            compound = vader_compound([texts[i] for i in vader_rows])
-            logits[vader_rows] += polarity_logits(compound * VADER_LOGIT_SCALE, self.classes)
-            informed[vader_rows] |= compound != 0
-        probabilities = softmax(logits)
-        scores = sentiment_score(probabilities, self.classes)
-        labels = sentiment_labels(probabilities, self.classes)
-        confidences = sentiment_confidence(probabilities)
-        for i in np.flatnonzero(~informed):  # nothing to read (empty, digits, unknown emoji): say so
-            labels[i], scores[i], confidences[i] = NEUTRAL, 0.0, 0.0
-        return SentimentScores(labels, scores, confidences)
-
-
 def read_manifest(model_dir: Path) -> dict[str, Any]:
     """The ``model.json`` of a model directory."""
     path = model_dir / MANIFEST_NAME
     if not path.is_file():
         raise FileNotFoundError(f"{model_dir}: not a closeloop model directory (no {MANIFEST_NAME})")
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def load_sentiment(model_dir: Path, manifest: dict[str, Any]) -> SentimentEnsemble:
-    """The sentiment ensemble described by ``manifest['sentiment']``."""
-    spec = manifest["sentiment"]
-    char_languages = spec.get("char_languages")
-    return SentimentEnsemble(
-        classes=tuple(spec["classes"]),
-        embedding=EmbeddingSentiment.load(model_dir) if spec.get("embedding") else None,
-        char=CharNgramSentiment.load(model_dir) if spec.get("char") else None,
-        char_languages=frozenset(char_languages) if char_languages is not None else None,
-        vader_languages=frozenset(spec.get("vader_languages", ["en", UNDETERMINED])),
-    )
 
 
 def _load_detectors(model_dir: Path) -> tuple[Any, Any]:
@@ -160,7 +88,7 @@ def _load_detectors(model_dir: Path) -> tuple[Any, Any]:
 class Engine:
     """Analyses feedback with the models of one model directory (default: the packaged model)."""
 
-    def __init__(self, sentiment: SentimentEnsemble, *, version: str, fast: bool = False,
+    def __init__(self, sentiment: SentimentModel, *, version: str, fast: bool = False,
                  categories: Any = None, aspects: Any = None, model_dir: Path | None = None) -> None:
         self.sentiment = sentiment
         self.version = version
@@ -176,7 +104,7 @@ class Engine:
         manifest = read_manifest(directory)
         categories, aspects = _load_detectors(directory)
         version = str(manifest["version"]) + ("+fast" if fast else "")
-        return cls(load_sentiment(directory, manifest), version=version, fast=fast,
+        return cls(load_sentiment_model(directory, manifest["sentiment"]), version=version, fast=fast,
                    categories=categories, aspects=aspects, model_dir=directory)
 
     def clause_sentiment(self, clauses: list[str]) -> list[float]:
@@ -184,12 +112,13 @@ class Engine:
         texts = [normalize_text(c) for c in clauses]
         return [float(s) for s in self.score_sentiment(texts).scores]
 
-    def score_sentiment(self, texts: Sequence[str]) -> SentimentScores:
-        """Sentiment of already normalised texts."""
-        return self.sentiment.score(texts, [detect_language(t) for t in texts], fast=self.fast)
+    def score_sentiment(self, texts: Sequence[str], languages: Sequence[str] | None = None) -> SentimentScores:
+        """Sentiment of already normalised texts (languages detected when not given)."""
+        languages = list(languages) if languages is not None else [detect_language(t) for t in texts]
+        return self.sentiment.score(prepare_batch(texts, languages, fast=self.fast))
 
     def analyze(self, texts: Sequence[object]) -> list[AnalysisResult]:
-        """Analyse a batch; a text that cannot be analysed gets a result with ``error`` set, never an exception."""
+        """Analyse a batch; a text that cannot be analysed gets a result with ``error`` set, no exception."""
         try:
             return self._analyze_batch([normalize_text(t) for t in texts])
         except Exception:  # one bad text must not sink the batch: retry one by one
@@ -198,13 +127,13 @@ class Engine:
         for text in texts:
             try:
                 results.extend(self._analyze_batch([normalize_text(text)]))
-            except Exception as exc:  # noqa: BLE001 - reported in the row's error cell
+            except Exception as exc:  # reported in the row's error cell
                 results.append(AnalysisResult(error=f"{type(exc).__name__}: {exc}"))
         return results
 
     def _analyze_batch(self, texts: list[str]) -> list[AnalysisResult]:
         languages = [detect_language(t) for t in texts]
-        sentiment = self.sentiment.score(texts, languages, fast=self.fast)
+        sentiment = self.score_sentiment(texts, languages)
         categories = self._categories(texts)
         aspects = self._aspects(texts, categories)
         results = []

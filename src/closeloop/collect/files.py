@@ -256,7 +256,8 @@ def _open_csv(path: Path, encoding: str | None) -> RowSource:
     raw, text, chosen, sample_text = _open_text(path, encoding)
     try:
         delimiter = sniff_delimiter(sample_text, prefer_tab=path.suffix.lower() == ".tsv")
-        reader = csv.reader(text, delimiter=delimiter, quotechar='"', doublequote=True)
+        # strict: a stray quote or a quote left open at the end is a row error, not silently merged rows
+        reader = csv.reader(text, delimiter=delimiter, quotechar='"', doublequote=True, strict=True)
         header, header_row = _read_csv_header(reader, path)
     except csv.Error as exc:
         raw.close()
@@ -359,7 +360,19 @@ def _csv_rows(reader: Any, columns: list[str], header_row: int) -> Iterator[Sour
             return
         except csv.Error as exc:
             row_number += 1
-            yield SourceRow(row_number, None, f"unreadable CSV row: {exc}")
+            yield SourceRow(row_number, None, f"unreadable CSV row: {_csv_problem(exc)}")
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    """The csv module's complaint in words a spreadsheet user knows."""
+    message = str(exc)
+    if "unexpected end of data" in message:
+        return "a quoted value is never closed (the rest of the file was read into it)"
+    if "expected after" in message:
+        return 'text right after a closing quote (a " inside a quoted value must be written "")'
+    if "field limit" in message:
+        return f"a value longer than {csv.field_size_limit():,} characters"
+    return message
 
 
 def _text_problem(joined: str, values: dict[str, Any]) -> tuple[str, str | None] | None:

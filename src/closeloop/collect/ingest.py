@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -93,41 +93,42 @@ def validate_records(
     return errors
 
 
+_CUSTOMER_FIELDS = ("name", "email", "phone", "region", "tier", "lifetime_value")
+
+
 def _link_customers(session: Session, refs: dict[str, CustomerRef]) -> dict[str, int]:
     """Customer ids for the external ids in ``refs``; new customers are created, known ones updated."""
     if not refs:
         return {}
     ids: dict[str, int] = {}
-    existing: dict[str, Customer] = {}
-    keys = list(refs)
-    for chunk in _chunks(keys):
-        for customer in session.scalars(select(Customer).where(Customer.external_id.in_(chunk))):
-            existing[customer.external_id] = customer
-    new_rows = []
+    columns = [getattr(Customer, name) for name in _CUSTOMER_FIELDS]
+    updates = []
+    for chunk in _chunks(list(refs)):
+        for external_id, customer_id, *stored in session.execute(
+            select(Customer.external_id, Customer.id, *columns).where(Customer.external_id.in_(chunk))
+        ):
+            ids[external_id] = customer_id
+            # A later source may know more (or newer) about a customer: fill in what it gives.
+            ref = refs[external_id]
+            given = {name: getattr(ref, name) for name in _CUSTOMER_FIELDS}
+            changed = {
+                k: v for (k, v), old in zip(given.items(), stored, strict=True) if v is not None and v != old
+            }
+            if changed:
+                updates.append((customer_id, changed))
+    for customer_id, changed in updates:
+        session.execute(update(Customer).where(Customer.id == customer_id).values(**changed))
     now = datetime.now(UTC)
-    for key, ref in refs.items():
-        customer = existing.get(key)
-        if customer is None:
-            new_rows.append(
-                {
-                    "external_id": key,
-                    "name": ref.name,
-                    "email": ref.email,
-                    "phone": ref.phone,
-                    "region": ref.region,
-                    "tier": ref.tier,
-                    "lifetime_value": ref.lifetime_value,
-                    "attributes": {},
-                    "created_at": now,
-                }
-            )
-            continue
-        ids[key] = customer.id
-        # A later source may know more (or newer) about a customer: fill in what it gives.
-        for attr in ("name", "email", "phone", "region", "tier", "lifetime_value"):
-            value = getattr(ref, attr)
-            if value is not None and getattr(customer, attr) != value:
-                setattr(customer, attr, value)
+    new_rows = [
+        {
+            "external_id": key,
+            **{name: getattr(ref, name) for name in _CUSTOMER_FIELDS},
+            "attributes": {},
+            "created_at": now,
+        }
+        for key, ref in refs.items()
+        if key not in ids
+    ]
     if new_rows:
         stmt = _insert_for(session)(Customer).on_conflict_do_nothing(index_elements=["external_id"])
         session.execute(stmt, new_rows)

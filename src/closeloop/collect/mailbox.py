@@ -116,7 +116,8 @@ def message_row(
 
 def message_values(message: Message, *, from_mbox: bool = False) -> dict[str, Any]:
     """Feedback values (named as in ``MAILBOX_MAPPING``, plus ``to`` when present) of a parsed message."""
-    raw = {name.lower(): value for name, value in reversed(list(message.raw_items()))}  # first occurrence wins
+    # The first occurrence of a header wins, as mail clients show it.
+    raw = {name.lower(): value for name, value in reversed(list(message.raw_items()))}
     name, address = email.utils.parseaddr(raw.get("from", ""))
     to = header_text(raw.get("to"))
     values: dict[str, Any] = {
@@ -213,7 +214,7 @@ class _TextExtractor(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIPPED_TAGS:
             self._skipping += 1
-        elif tag in _BLOCK_TAGS:
+        elif tag in _BLOCK_TAGS and not self._skipping:
             self.parts.append("\n")
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -237,7 +238,7 @@ def html_to_text(html: str) -> str:
     extractor.feed(html)
     extractor.close()
     lines = (" ".join(line.split()) for line in "".join(extractor.parts).splitlines())
-    return "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def strip_reply_history(text: str) -> str:

@@ -29,45 +29,96 @@ from closeloop.demo.phrases import PRODUCTS, Product
 CHINA_TZ = timezone(timedelta(hours=8))
 
 CHANNEL_DIRECTION: dict[str, str] = {
-    "survey": "direct", "taobao": "indirect", "jd": "indirect", "weibo": "indirect", "wechat": "direct",
-    "ticket": "direct", "email": "direct", "app_store": "indirect", "community": "direct",
+    "survey": "direct",
+    "taobao": "indirect",
+    "jd": "indirect",
+    "weibo": "indirect",
+    "wechat": "direct",
+    "ticket": "direct",
+    "email": "direct",
+    "app_store": "indirect",
+    "community": "direct",
 }
 CHANNEL_ID_PREFIX: dict[str, str] = {
-    "survey": "SV", "taobao": "TB", "jd": "JD", "weibo": "WB", "wechat": "WX", "ticket": "TK", "email": "EM",
-    "app_store": "AS", "community": "CM",
+    "survey": "SV",
+    "taobao": "TB",
+    "jd": "JD",
+    "weibo": "WB",
+    "wechat": "WX",
+    "ticket": "TK",
+    "email": "EM",
+    "app_store": "AS",
+    "community": "CM",
 }
 # How often each language speaks through each channel (English speakers rarely use Taobao, never Weibo).
 CHANNEL_WEIGHTS: dict[str, dict[str, float]] = {
-    "zh": {"survey": 15, "taobao": 22, "jd": 15, "weibo": 8, "wechat": 12, "ticket": 10, "email": 3,
-           "app_store": 5, "community": 5},
-    "en": {"survey": 22, "taobao": 3, "jd": 4, "wechat": 5, "ticket": 18, "email": 20, "app_store": 15,
-           "community": 13},
+    "zh": {
+        "survey": 15,
+        "taobao": 22,
+        "jd": 15,
+        "weibo": 8,
+        "wechat": 12,
+        "ticket": 10,
+        "email": 3,
+        "app_store": 5,
+        "community": 5,
+    },
+    "en": {
+        "survey": 22,
+        "taobao": 3,
+        "jd": 4,
+        "wechat": 5,
+        "ticket": 18,
+        "email": 20,
+        "app_store": 15,
+        "community": 13,
+    },
 }
 MARKETPLACE_CHANNELS = ("taobao", "jd", "weibo", "app_store")
 OFFICE_CHANNELS = ("ticket", "email")
 # P(positive), P(neutral), P(negative) of ordinary (non-story) items per channel.
 CHANNEL_SENTIMENT: dict[str, tuple[float, float, float]] = {
-    "survey": (0.64, 0.18, 0.18), "taobao": (0.72, 0.12, 0.16), "jd": (0.72, 0.12, 0.16),
-    "weibo": (0.50, 0.22, 0.28), "wechat": (0.25, 0.47, 0.28), "ticket": (0.08, 0.45, 0.47),
-    "email": (0.22, 0.43, 0.35), "app_store": (0.58, 0.16, 0.26), "community": (0.35, 0.47, 0.18),
+    "survey": (0.70, 0.14, 0.16),
+    "taobao": (0.76, 0.10, 0.14),
+    "jd": (0.76, 0.10, 0.14),
+    "weibo": (0.55, 0.18, 0.27),
+    "wechat": (0.32, 0.40, 0.28),
+    "ticket": (0.12, 0.40, 0.48),
+    "email": (0.30, 0.36, 0.34),
+    "app_store": (0.62, 0.13, 0.25),
+    "community": (0.42, 0.43, 0.15),
 }
 SENTIMENTS = ("positive", "neutral", "negative")
 
 # region, share of customers, share of them writing in English, warehouse that ships to them
 REGIONS: tuple[tuple[str, float, float, str], ...] = (
-    ("华东", 0.30, 0.17, "WH-Shanghai"), ("华中", 0.10, 0.17, "WH-Shanghai"), ("华北", 0.16, 0.17, "WH-Beijing"),
-    ("东北", 0.04, 0.17, "WH-Beijing"), ("华南", 0.17, 0.17, "WH-Guangzhou"), ("西南", 0.09, 0.17, "WH-Chengdu"),
-    ("西北", 0.04, 0.17, "WH-Chengdu"), ("海外", 0.10, 0.9, "WH-Shenzhen-Export"),
+    ("华东", 0.30, 0.17, "WH-Shanghai"),
+    ("华中", 0.10, 0.17, "WH-Shanghai"),
+    ("华北", 0.16, 0.17, "WH-Beijing"),
+    ("东北", 0.04, 0.17, "WH-Beijing"),
+    ("华南", 0.17, 0.17, "WH-Guangzhou"),
+    ("西南", 0.09, 0.17, "WH-Chengdu"),
+    ("西北", 0.04, 0.17, "WH-Chengdu"),
+    ("海外", 0.10, 0.9, "WH-Shenzhen-Export"),
 )
 # tier, share of customers, median lifetime value (CNY), how much more often they give feedback
 TIERS: tuple[tuple[str, float, float, float], ...] = (
-    ("普通", 0.60, 600.0, 1.0), ("银卡", 0.22, 2500.0, 1.3), ("金卡", 0.13, 8000.0, 1.7), ("钻石", 0.05, 30000.0, 2.2),
+    ("普通", 0.60, 600.0, 1.0),
+    ("银卡", 0.22, 2500.0, 1.3),
+    ("金卡", 0.13, 8000.0, 1.7),
+    ("钻石", 0.05, 30000.0, 2.2),
 )
 # purpose, P(customer has a record), P(granted)
 CONSENT_PURPOSES: tuple[tuple[str, float, float], ...] = (
-    ("survey", 0.9, 0.85), ("follow_up", 0.8, 0.8), ("marketing", 0.7, 0.4),
+    ("survey", 0.9, 0.85),
+    ("follow_up", 0.8, 0.8),
+    ("marketing", 0.7, 0.4),
 )
-EMAIL_DOMAINS = ("example.com", "example.net", "example.org")  # reserved domains: demo mail never reaches anyone
+EMAIL_DOMAINS = (
+    "example.com",
+    "example.net",
+    "example.org",
+)  # reserved domains: demo mail never reaches anyone
 
 STORY_PACKAGING = "packaging_damage"
 STORY_LOGISTICS = "holiday_delivery_delay"
@@ -77,8 +128,32 @@ PACKAGING_STORY_WAREHOUSE = "WH-Shanghai"
 LOGISTICS_STORY_CARRIERS = ("ZTO", "YTO")
 BUGGY_APP_VERSION = "3.2.0"
 
-HOUR_WEIGHTS = (0.25, 0.12, 0.06, 0.04, 0.04, 0.08, 0.2, 0.4, 0.6, 0.8, 0.95, 1.0, 0.85, 0.8, 0.85, 0.85, 0.8,
-                0.75, 0.7, 0.8, 0.95, 1.0, 0.9, 0.55)
+HOUR_WEIGHTS = (
+    0.25,
+    0.12,
+    0.06,
+    0.04,
+    0.04,
+    0.08,
+    0.2,
+    0.4,
+    0.6,
+    0.8,
+    0.95,
+    1.0,
+    0.85,
+    0.8,
+    0.85,
+    0.85,
+    0.8,
+    0.75,
+    0.7,
+    0.8,
+    0.95,
+    1.0,
+    0.9,
+    0.55,
+)
 WEEKDAY_WEIGHTS = (1.0, 0.95, 0.95, 1.0, 1.05, 1.2, 1.25)  # Monday … Sunday, China time
 DUPLICATE_SHARE = 0.01
 ITEMS_PER_CUSTOMER = 5000 / 1200
@@ -131,9 +206,9 @@ class _Story:
 
 
 STORIES: tuple[_Story, ...] = (
-    _Story(STORY_PACKAGING, 21, 0, 0.06, 0.30, "ramp"),
+    _Story(STORY_PACKAGING, 21, 0, 0.05, 0.25, "ramp"),
     _Story(STORY_LOGISTICS, 70, 60, 0.06, 0.30, "hump"),
-    _Story(STORY_APP_LOGIN, 45, 38, 0.10, 0.10, "flat"),
+    _Story(STORY_APP_LOGIN, 45, 38, 0.15, 0.15, "flat"),
 )
 
 
@@ -165,17 +240,21 @@ class _Plan:
     order_id: str | None = None
 
 
-def generate_demo(*, items: int = 5000, days: int = 180, seed: int = 7, now: datetime | None = None) -> DemoData:
+def generate_demo(
+    *, items: int = 5000, days: int = 180, seed: int = 7, now: datetime | None = None
+) -> DemoData:
     """Customers, ``items`` feedback records over the last ``days`` days and the planted stories.
 
-    Deterministic for the same arguments; pass ``now`` to fix the window (default: the current time).
+    Deterministic for the same arguments; ``now`` ends the window (default: the start of today, UTC).
     About 1% of the records repeat an earlier record exactly (same external id), to exercise dedupe.
     """
     if items < 1:
         raise ValueError("items must be at least 1")
     if days < 1:
         raise ValueError("days must be at least 1")
-    now = (now or datetime.now(UTC)).astimezone(UTC)
+    if now is None:  # start of today (UTC), so two runs on one day produce the same items and ids
+        now = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    now = now.astimezone(UTC)
     rng = random.Random(seed)
     stories = tuple(story for story in STORIES if story.start_ago <= days)
     buyers = _make_buyers(rng, max(10, round(items / ITEMS_PER_CUSTOMER)), now, days)
@@ -388,9 +467,12 @@ def _kind(rng: random.Random, channel: str, sentiment: str) -> str:
     return "suggestion" if sentiment == "neutral" and roll < 0.65 else "social_post"  # community
 
 
-def _pick_product(rng: random.Random, *, need_trait: str | None = None, skus: tuple[str, ...] = ()) -> Product:
+def _pick_product(
+    rng: random.Random, *, need_trait: str | None = None, skus: tuple[str, ...] = ()
+) -> Product:
     candidates = [
-        product for product in PRODUCTS
+        product
+        for product in PRODUCTS
         if (not need_trait or need_trait in product.traits) and (not skus or product.sku in skus)
     ]
     return rng.choices(candidates, [product.popularity for product in candidates])[0]
@@ -410,10 +492,8 @@ def _plan_ordinary(rng: random.Random, created_at: datetime, buyer: _Buyer, lang
         mode = "default_review" if roll < 0.05 else "not_used" if roll < 0.3 else "aspects"
     if channel == "app_store":
         product: Product | None = _pick_product(rng, need_trait="app")
-    elif mode in ("question", "suggestion") and rng.random() < 0.4:
-        product = None
-    elif kind in ("ticket", "call_note") and rng.random() < 0.1:
-        product = None
+    elif rng.random() < (0.4 if mode in ("question", "suggestion") else 0.1 if kind == "ticket" else 0.0):
+        product = None  # general questions, and tickets about an account rather than a product
     else:
         product = _pick_product(rng)
     aspects = _choose_aspects(rng, sentiment, product, channel) if mode == "aspects" else {}
@@ -423,17 +503,52 @@ def _plan_ordinary(rng: random.Random, created_at: datetime, buyer: _Buyer, lang
 
 
 ASPECT_WEIGHTS: dict[str, dict[str, float]] = {
-    "positive": {"performance": 3, "quality": 2.5, "appearance": 1.5, "price": 1.5, "logistics": 1.2,
-                 "packaging": 0.6, "service": 0.8, "ease_of_use": 1.0, "battery": 1.0, "noise": 0.6, "app": 0.6},
-    "negative": {"performance": 3, "quality": 2.5, "appearance": 0.6, "price": 0.6, "logistics": 1.2,
-                 "packaging": 0.9, "service": 1.3, "ease_of_use": 0.7, "battery": 1.0, "noise": 0.8, "app": 0.8},
-    "neutral": {"performance": 1, "quality": 2, "appearance": 1, "price": 1, "logistics": 1, "packaging": 0.5,
-                "service": 1, "ease_of_use": 1, "battery": 0.5, "noise": 0.5, "app": 0.5},
+    "positive": {
+        "performance": 3,
+        "quality": 2.5,
+        "appearance": 1.5,
+        "price": 1.5,
+        "logistics": 1.2,
+        "packaging": 0.6,
+        "service": 0.8,
+        "ease_of_use": 1.0,
+        "battery": 1.0,
+        "noise": 0.6,
+        "app": 0.6,
+    },
+    "negative": {
+        "performance": 3,
+        "quality": 2.5,
+        "appearance": 0.6,
+        "price": 0.6,
+        "logistics": 1.2,
+        "packaging": 0.9,
+        "service": 1.3,
+        "ease_of_use": 0.7,
+        "battery": 1.0,
+        "noise": 0.8,
+        "app": 0.8,
+    },
+    "neutral": {
+        "performance": 1,
+        "quality": 2,
+        "appearance": 1,
+        "price": 1,
+        "logistics": 1,
+        "packaging": 0.5,
+        "service": 1,
+        "ease_of_use": 1,
+        "battery": 0.5,
+        "noise": 0.5,
+        "app": 0.5,
+    },
 }
 TRAIT_ASPECTS = ("battery", "noise", "app")
 
 
-def _choose_aspects(rng: random.Random, sentiment: str, product: Product | None, channel: str) -> dict[str, str]:
+def _choose_aspects(
+    rng: random.Random, sentiment: str, product: Product | None, channel: str
+) -> dict[str, str]:
     """Aspect → polarity: one to three in the item's sentiment, sometimes one of the other polarity."""
     if product is None:
         available = ["service", "logistics", "price"]
@@ -455,7 +570,10 @@ def _choose_aspects(rng: random.Random, sentiment: str, product: Product | None,
     aspects = {aspect: sentiment for aspect in chosen}
     other = {"positive": "negative", "negative": "positive"}.get(sentiment)
     if other and rng.random() < (0.15 if sentiment == "positive" else 0.25):
-        rest = [a for a in available if a not in aspects and a != "packaging"]
+        clash = (
+            ("quality", "price") if {"quality", "price"} & set(aspects) else ()
+        )  # "great value … poor value"
+        rest = [a for a in available if a not in aspects and a != "packaging" and a not in clash]
         if rest:
             aspects[_sample_without_replacement(rng, rest, ASPECT_WEIGHTS[other], 1)[0]] = other
     return aspects
@@ -490,7 +608,12 @@ STORY_CHANNELS: dict[str, dict[str, dict[str, float]]] = {
 
 
 def _story_plan(
-    rng: random.Random, created_at: datetime, buyer: _Buyer, language: str, story: str, product: Product,
+    rng: random.Random,
+    created_at: datetime,
+    buyer: _Buyer,
+    language: str,
+    story: str,
+    product: Product,
     aspects: dict[str, str],
 ) -> _Plan:
     channel = _weighted(rng, STORY_CHANNELS[story][language])
@@ -511,16 +634,24 @@ def _plan_packaging_story(rng: random.Random, created_at: datetime, buyer: _Buye
 
 
 def _plan_logistics_story(rng: random.Random, created_at: datetime, buyer: _Buyer, language: str) -> _Plan:
-    plan = _story_plan(rng, created_at, buyer, language, STORY_LOGISTICS, _pick_product(rng),
-                       {"logistics": "negative"})
+    plan = _story_plan(
+        rng, created_at, buyer, language, STORY_LOGISTICS, _pick_product(rng), {"logistics": "negative"}
+    )
     if rng.random() < 0.8:
         plan.metadata["carrier"] = rng.choice(LOGISTICS_STORY_CARRIERS)
     return plan
 
 
 def _plan_app_story(rng: random.Random, created_at: datetime, buyer: _Buyer, language: str) -> _Plan:
-    return _story_plan(rng, created_at, buyer, language, STORY_APP_LOGIN, _pick_product(rng, need_trait="app"),
-                       {"app": "negative"})
+    return _story_plan(
+        rng,
+        created_at,
+        buyer,
+        language,
+        STORY_APP_LOGIN,
+        _pick_product(rng, need_trait="app"),
+        {"app": "negative"},
+    )
 
 
 def _app_version(rng: random.Random, ago: float) -> str:
@@ -531,8 +662,17 @@ def _app_version(rng: random.Random, ago: float) -> str:
     return rng.choice(("3.2.1", "3.2.2"))
 
 
-ORDER_SHARE = {"taobao": 1.0, "jd": 1.0, "survey": 0.85, "ticket": 0.8, "email": 0.5, "wechat": 0.6,
-               "weibo": 0.2, "community": 0.1, "app_store": 0.0}
+ORDER_SHARE = {
+    "taobao": 1.0,
+    "jd": 1.0,
+    "survey": 0.85,
+    "ticket": 0.8,
+    "email": 0.5,
+    "wechat": 0.6,
+    "weibo": 0.2,
+    "community": 0.1,
+    "app_store": 0.0,
+}
 
 
 def _attach_order(rng: random.Random, plan: _Plan) -> None:
@@ -543,8 +683,10 @@ def _attach_order(rng: random.Random, plan: _Plan) -> None:
     buyer, sku = plan.buyer, plan.product.sku
     platform = plan.channel if plan.channel in ("taobao", "jd") else None
     recent = [
-        order for order in buyer.orders
-        if order[0] == sku and (platform is None or order[1] == platform)
+        order
+        for order in buyer.orders
+        if order[0] == sku
+        and (platform is None or order[1] == platform)
         and timedelta(0) < plan.created_at - order[3] < timedelta(days=45)
     ]
     if recent and rng.random() < 0.6:
@@ -611,12 +753,21 @@ def _record(rng: random.Random, plan: _Plan) -> FeedbackRecord:
     )
 
 
-STAR_WEIGHTS = {"positive": ((5, 4, 3), (0.72, 0.25, 0.03)), "neutral": ((4, 3, 2), (0.3, 0.5, 0.2)),
-                "negative": ((1, 2, 3), (0.55, 0.3, 0.15))}
-NPS_WEIGHTS = {"positive": ((10, 9, 8), (0.5, 0.38, 0.12)), "neutral": ((8, 7, 6, 5), (0.3, 0.35, 0.25, 0.1)),
-               "negative": ((0, 1, 2, 3, 4, 5, 6), (0.1, 0.08, 0.1, 0.14, 0.16, 0.2, 0.22))}
-CSAT_WEIGHTS = {"positive": ((5, 4), (0.65, 0.35)), "neutral": ((3, 4, 2), (0.6, 0.25, 0.15)),
-                "negative": ((1, 2, 3), (0.5, 0.35, 0.15))}
+STAR_WEIGHTS = {
+    "positive": ((5, 4, 3), (0.72, 0.25, 0.03)),
+    "neutral": ((4, 3, 2), (0.3, 0.5, 0.2)),
+    "negative": ((1, 2, 3), (0.55, 0.3, 0.15)),
+}
+NPS_WEIGHTS = {
+    "positive": ((10, 9, 8), (0.5, 0.38, 0.12)),
+    "neutral": ((8, 7, 6, 5), (0.3, 0.35, 0.25, 0.1)),
+    "negative": ((0, 1, 2, 3, 4, 5, 6), (0.1, 0.08, 0.1, 0.14, 0.16, 0.2, 0.22)),
+}
+CSAT_WEIGHTS = {
+    "positive": ((5, 4), (0.65, 0.35)),
+    "neutral": ((3, 4, 2), (0.6, 0.25, 0.15)),
+    "negative": ((1, 2, 3), (0.5, 0.35, 0.15)),
+}
 
 
 def _rating(rng: random.Random, plan: _Plan) -> tuple[float | None, tuple[float, float] | None]:
@@ -680,8 +831,11 @@ def _add_duplicates(rng: random.Random, records: list[FeedbackRecord], count: in
         return records
     originals = rng.sample(range(len(records)), min(count, len(records)))
     copies = {
-        index: replace(records[index], metadata=dict(records[index].metadata),
-                       customer=replace(records[index].customer) if records[index].customer else None)
+        index: replace(
+            records[index],
+            metadata=dict(records[index].metadata),
+            customer=replace(records[index].customer) if records[index].customer else None,
+        )
         for index in originals
     }
     out: list[FeedbackRecord] = []
@@ -699,11 +853,19 @@ def _fill(rng: random.Random, template: str, plan: _Plan) -> str:
     zh = plan.language == "zh"
     product = plan.product
     short = (product.short_zh if zh else product.short_en) if product else ("东西" if zh else "device")
-    carrier = ph.COURIERS.get(plan.metadata.get("carrier", ""), ("快递", "courier"))[0 if zh else 1]
+    code = plan.metadata.get("carrier") or rng.choice(("SF", "ZTO", "YTO", "JDL"))
+    carrier = ph.COURIERS[code][0 if zh else 1]
+    delay = rng.randint(8, 16) if plan.story == STORY_LOGISTICS else rng.randint(6, 12)
     return template.format(
-        p=short, n=rng.randint(2, 5), d=rng.randint(3, 16) if plan.story != STORY_LOGISTICS else rng.randint(8, 16),
-        h=rng.choice((2, 4, 12, 24, 48)), m=rng.choice((20, 30, 50, 80, 100, 150)), c=carrier,
-        city=rng.choice(ph.HUB_CITIES[plan.language]), v=BUGGY_APP_VERSION,
+        p=short,
+        n=rng.randint(2, 5),
+        d=rng.randint(3, 16),
+        dd=delay,
+        h=rng.choice((2, 4, 12, 24, 48)),
+        m=rng.choice((20, 30, 50, 80, 100, 150)),
+        c=carrier,
+        city=rng.choice(ph.HUB_CITIES[plan.language]),
+        v=BUGGY_APP_VERSION,
     )
 
 
@@ -711,8 +873,12 @@ def _aspect_clause(rng: random.Random, plan: _Plan, aspect: str, polarity: str) 
     lang = plan.language
     if aspect == "performance" and plan.product and polarity != "neutral":
         product = plan.product
-        options = {("zh", "positive"): product.good_zh, ("zh", "negative"): product.bad_zh,
-                   ("en", "positive"): product.good_en, ("en", "negative"): product.bad_en}[(lang, polarity)]
+        options = {
+            ("zh", "positive"): product.good_zh,
+            ("zh", "negative"): product.bad_zh,
+            ("en", "positive"): product.good_en,
+            ("en", "negative"): product.bad_en,
+        }[(lang, polarity)]
     else:
         key = "quality" if aspect == "performance" else aspect
         options = ph.ASPECT_PHRASES[lang][key][polarity]
@@ -723,12 +889,14 @@ def _story_clauses(rng: random.Random, plan: _Plan) -> list[str]:
     lang = plan.language
     if plan.story == STORY_PACKAGING:
         assert plan.product is not None
-        trait = next((t for t in ("fragile", "liquid") if t in plan.product.traits), "any")
         damage = ph.PACKAGING_DAMAGE[lang]
+        specific = [phrase for trait in plan.product.traits for phrase in damage.get(trait, ())]
         clauses = []
-        if trait != "any" and rng.random() < 0.35:
+        if specific and rng.random() < 0.35:
             clauses.append(_fill(rng, rng.choice(damage["any"]), plan))
-        clauses.append(_fill(rng, rng.choice(damage[trait] if rng.random() < 0.7 else damage["any"]), plan))
+        clauses.append(
+            _fill(rng, rng.choice(specific if specific and rng.random() < 0.7 else damage["any"]), plan)
+        )
         if "quality" in plan.aspects:
             clauses[0] = _fill(rng, rng.choice(ph.PACKAGING_PRODUCT_OK[lang]), plan) + clauses[0]
         return clauses
@@ -751,7 +919,9 @@ def _body(rng: random.Random, plan: _Plan) -> str:
         minor: list[str] = []
     else:
         main = [_aspect_clause(rng, plan, a, pol) for a, pol in plan.aspects.items() if pol == plan.sentiment]
-        minor = [_aspect_clause(rng, plan, a, pol) for a, pol in plan.aspects.items() if pol != plan.sentiment]
+        minor = [
+            _aspect_clause(rng, plan, a, pol) for a, pol in plan.aspects.items() if pol != plan.sentiment
+        ]
     return _join(rng, lang, plan.sentiment, main, minor)
 
 
@@ -787,22 +957,30 @@ def _text(rng: random.Random, plan: _Plan) -> str:
     if plan.mode == "default_review":
         return ph.DEFAULT_REVIEW_ZH if zh else "No comment."
     body = _body(rng, plan)
-    sep = "" if zh else " "
     redress_share = {"complaint": 1.0, "ticket": 0.6, "email": 0.5, "chat": 0.5}.get(plan.kind, 0.35)
     redress = _maybe(rng, redress_share if sentiment == "negative" else 0.0, ph.REDRESS[lang])
     closer = _maybe(rng, 0.35, ph.CLOSERS[lang][sentiment]) if plan.mode == "aspects" else ""
     opener = _maybe(rng, 0.3, ph.OPENERS[lang][sentiment]) if plan.mode == "aspects" else ""
     emoji_share = 0.35 if plan.channel in ("weibo", "wechat") else 0.15 if plan.kind == "review" else 0.0
     emoji = _maybe(rng, emoji_share, ph.EMOJI[lang][sentiment])
-    core = _joined(sep, opener + body, redress, closer)
+    if opener.endswith("but "):
+        body = body[:1].lower() + body[1:]
+    core = _chain(lang, [opener + body, redress, closer])
     text = _wrap(rng, plan, core)
     if emoji:
         text += emoji
     return _typo(rng, lang, text)
 
 
-def _joined(sep: str, *parts: str) -> str:
-    return sep.join(part for part in parts if part)
+def _chain(lang: str, parts: list[str]) -> str:
+    """Join sentences, ending each but the last with punctuation if it has none."""
+    present = [part for part in parts if part]
+    stops = "。！？!?~…" if lang == "zh" else ".!?"
+    done = [
+        part if part.endswith(tuple(stops)) else part + ("。" if lang == "zh" else ".")
+        for part in present[:-1]
+    ]
+    return ("" if lang == "zh" else " ").join([*done, *present[-1:]])
 
 
 def _wrap(rng: random.Random, plan: _Plan, core: str) -> str:
@@ -819,11 +997,20 @@ def _wrap(rng: random.Random, plan: _Plan, core: str) -> str:
         return f"电话回访：客户反映：{core} {action}" if zh else f"Call note: customer says: {core} {action}"
     if plan.kind == "chat" or (plan.channel == "wechat" and plan.kind in ("complaint", "suggestion")):
         about = ""
-        if product and plan.mode == "aspects" and rng.random() < 0.6:
-            about = f"我{rng.randint(2, 20)}天前买的{product.name_zh}，" if zh else f"I bought the {product.name_en} " \
-                f"{rng.randint(2, 20)} days ago. "
+        if product and plan.story and rng.random() < 0.6:
+            about = f"我买的{product.name_zh}，" if zh else f"I ordered the {product.name_en}. "
+        elif product and plan.mode == "aspects" and rng.random() < 0.6:
+            about = (
+                f"我{rng.randint(2, 20)}天前买的{product.name_zh}，"
+                if zh
+                else f"I bought the {product.name_en} {rng.randint(2, 20)} days ago. "
+            )
         lead = "我要投诉！" if zh and plan.kind == "complaint" else ""
-        return rng.choice(ph.CHAT_OPENERS["zh" if zh else "en"]) + lead + about + core
+        opener = rng.choice(ph.CHAT_OPENERS["zh" if zh else "en"])
+        rest = about + core
+        if not zh and opener.endswith(", ") and not rest.startswith("I "):
+            rest = rest[:1].lower() + rest[1:]
+        return opener + lead + rest
     if plan.channel == "ticket":
         order = (f"订单号：{plan.order_id}\n" if zh else f"Order: {plan.order_id}\n") if plan.order_id else ""
         prefix = ("投诉-" if zh else "Complaint - ") if plan.kind == "complaint" else ""
@@ -834,7 +1021,8 @@ def _wrap(rng: random.Random, plan: _Plan, core: str) -> str:
         order = (f"（订单{plan.order_id}）" if zh else f" (order {plan.order_id})") if plan.order_id else ""
         if zh:
             return f"主题：{prefix}{title}{order}\n\n您好，\n{core}\n\n{name}"
-        return f"Subject: {prefix}{title}{order}\n\nHi {ph.BRAND_EN} team,\n\n{core}\n\nThanks,\n{name.split()[0]}"
+        greeting = f"Hi {ph.BRAND_EN} team,"
+        return f"Subject: {prefix}{title}{order}\n\n{greeting}\n\n{core}\n\nThanks,\n{name.split()[0]}"
     if plan.channel == "community" and plan.kind == "social_post" and rng.random() < 0.5:
         return f"【{title}】{core}" if zh else f"[{title}] {core}"
     return core
@@ -875,19 +1063,22 @@ def _story_line(story: _Story, now: datetime) -> str:
     names_en = ", ".join(p.name_en for p in PRODUCTS if p.sku in PACKAGING_STORY_SKUS)
     if story.name == STORY_PACKAGING:
         return (
-            f"包装破损：{start} 起（最近三周），上海仓（{PACKAGING_STORY_WAREHOUSE}）发出的{names}的包装破损、压坏、漏液投诉"
-            f"快速上升，从约占全部反馈的2%升到约15%（最后一周约20%）。 | Packaging damage: since {start} (last three "
-            f"weeks), complaints about crushed boxes, broken and leaking goods on the {names_en} shipped from "
-            f"{PACKAGING_STORY_WAREHOUSE} rise from ~2% of all feedback to ~15% (~20% in the last week)."
+            f"包装破损：{start} 起（最近三周），上海仓（{PACKAGING_STORY_WAREHOUSE}）发出的{names}"
+            "的包装破损、压坏、漏液投诉快速上升，从约占全部反馈的2%升到约15%（最后一周约20%）。"
+            f" | Packaging damage: since {start} (last three weeks), complaints about crushed boxes, broken "
+            f"and leaking goods on the {names_en} shipped from {PACKAGING_STORY_WAREHOUSE} rise from ~2% "
+            "of all feedback to ~15% (~20% in the last week)."
         )
     if story.name == STORY_LOGISTICS:
         return (
-            f"节假日物流延迟：{start} 至 {end}，节日高峰期间快递延误投诉激增（约占当期反馈的15%），主要是中通（ZTO）和"
-            f"圆通（YTO）。 | Holiday delivery delays: {start} to {end}, late-delivery complaints surge during the "
-            f"holiday peak (~15% of feedback in that window), mostly carriers ZTO and YTO."
+            f"节假日物流延迟：{start} 至 {end}，节日高峰期间快递延误投诉激增（约占当期反馈的15%），"
+            f"主要是中通（ZTO）和圆通（YTO）。 | Holiday delivery delays: {start} to {end}, late-delivery "
+            "complaints surge during the holiday peak (~15% of feedback in that window), mostly carriers "
+            "ZTO and YTO."
         )
     return (
-        f"App 登录故障：{start} 至 {end}，App {BUGGY_APP_VERSION} 版本更新后无法登录，应用商店差评和工单集中出现，"
-        f"{end} 发布 3.2.1 修复。 | App login bug: {start} to {end}, after the app {BUGGY_APP_VERSION} update users "
-        f"cannot log in; one-star app store reviews and tickets pile up until the 3.2.1 fix on {end}."
+        f"App 登录故障：{start} 至 {end}，App {BUGGY_APP_VERSION} 版本更新后无法登录，"
+        f"应用商店差评和工单集中出现，{end} 发布 3.2.1 修复。 | App login bug: {start} to {end}, after "
+        f"the app {BUGGY_APP_VERSION} update users cannot log in; one-star app store reviews and tickets "
+        f"pile up until the 3.2.1 fix on {end}."
     )

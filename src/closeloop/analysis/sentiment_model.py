@@ -1,0 +1,198 @@
+"""The sentiment model of a model directory: the shipped ensemble, or a user's heads stacked on top of it.
+
+Both kinds return class logits for a batch; ``finish`` turns logits into labels, scores and confidences.
+Embeddings are computed once per batch by the caller (they are the slow part) and shared by all heads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from closeloop.analysis.language import UNDETERMINED
+from closeloop.analysis.sentiment import (
+    NEUTRAL,
+    VADER_LOGIT_SCALE,
+    CharNgramSentiment,
+    EmbeddingSentiment,
+    embed,
+    polarity_logits,
+    sentiment_confidence,
+    sentiment_labels,
+    sentiment_score,
+    softmax,
+    vader_compound,
+)
+from closeloop.analysis.text import clip_for_model, has_letters
+
+BASE_SUBDIR = "base"
+
+
+@dataclass
+class SentimentScores:
+    """Per-text sentiment of a batch: labels, scores (−1…1) and confidences (0…1)."""
+
+    labels: list[str]
+    scores: np.ndarray
+    confidences: np.ndarray
+
+
+@dataclass
+class SentimentBatch:
+    """A normalised batch and what the models share about it."""
+
+    texts: list[str]
+    languages: list[str]
+    embeddings: np.ndarray | None  # None in fast mode; rows without letters are zero
+    with_letters: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.with_letters = np.array([has_letters(t) for t in self.texts], dtype=bool)
+
+
+def prepare_batch(texts: Sequence[str], languages: Sequence[str], *, fast: bool) -> SentimentBatch:
+    """Bundle a batch; in accurate mode embed the texts that contain letters (clipped to the model's length)."""
+    batch = SentimentBatch(list(texts), list(languages), None)
+    if not fast:
+        embeddings = np.zeros((len(texts), 384), dtype=np.float32)
+        rows = np.flatnonzero(batch.with_letters)
+        if rows.size:
+            embeddings[rows] = embed([clip_for_model(batch.texts[i]) for i in rows])
+        batch.embeddings = embeddings
+    return batch
+
+
+def finish(logits: np.ndarray, informed: np.ndarray, classes: Sequence[str]) -> SentimentScores:
+    """Labels, scores and confidences from summed logits; rows no model could read become neutral, 0, 0."""
+    probabilities = softmax(logits)
+    scores = sentiment_score(probabilities, classes)
+    labels = sentiment_labels(probabilities, classes)
+    confidences = sentiment_confidence(probabilities)
+    for i in np.flatnonzero(~informed):
+        labels[i], scores[i], confidences[i] = NEUTRAL, 0.0, 0.0
+    return SentimentScores(labels, scores, confidences)
+
+
+@dataclass
+class SentimentEnsemble:
+    """The shipped model: e5 head + zero-shot anchors, a char n-gram head for its languages, VADER for English."""
+
+    classes: tuple[str, ...]
+    embedding: EmbeddingSentiment | None = None
+    char: CharNgramSentiment | None = None
+    char_languages: frozenset[str] | None = None  # None: every language
+    vader_languages: frozenset[str] = frozenset({"en", UNDETERMINED})
+
+    def logits(self, batch: SentimentBatch) -> tuple[np.ndarray, np.ndarray]:
+        """(logits over ``classes``, which rows some model could read)."""
+        n = len(batch.texts)
+        logits = np.zeros((n, len(self.classes)))
+        informed = np.zeros(n, dtype=bool)
+        if self.embedding is not None and batch.embeddings is not None:
+            rows = np.flatnonzero(batch.with_letters)
+            if rows.size:
+                logits[rows] += self.embedding.logits(batch.embeddings[rows])
+                informed[rows] = True
+        if self.char is not None:
+            rows = np.flatnonzero([
+                bool(letters) and (self.char_languages is None or lang in self.char_languages)
+                for letters, lang in zip(batch.with_letters, batch.languages, strict=True)
+            ])
+            if rows.size:
+                logits[rows] += self.char.logits([batch.texts[i] for i in rows])
+                informed[rows] = True
+        rows = np.flatnonzero([lang in self.vader_languages for lang in batch.languages])
+        if rows.size:
+            compound = vader_compound([batch.texts[i] for i in rows])
+            logits[rows] += polarity_logits(compound * VADER_LOGIT_SCALE, self.classes)
+            informed[rows] |= compound != 0
+        return logits, informed
+
+    def score(self, batch: SentimentBatch) -> SentimentScores:
+        return finish(*self.logits(batch), self.classes)
+
+
+@dataclass
+class StackedSentiment:
+    """A user's sentiment heads (e5 and char n-grams, fitted on their labels) stacked on the shipped model.
+
+    ``weights`` and ``fast_weights`` map "embedding", "char" and "base" to the factor each head's logits get;
+    they were chosen on out-of-fold predictions at training time.
+    """
+
+    classes: tuple[str, ...]
+    embedding: EmbeddingSentiment
+    char: CharNgramSentiment
+    base: SentimentEnsemble
+    weights: dict[str, float]
+    fast_weights: dict[str, float]
+
+    def logits(self, batch: SentimentBatch) -> tuple[np.ndarray, np.ndarray]:
+        fast = batch.embeddings is None
+        weights = self.fast_weights if fast else self.weights
+        n = len(batch.texts)
+        logits = np.zeros((n, len(self.classes)))
+        informed = batch.with_letters.copy()
+        base_logits, base_informed = self.base.logits(batch)
+        logits += weights.get("base", 0.0) * base_to_classes(base_logits, self.base.classes, self.classes)
+        informed |= base_informed
+        rows = np.flatnonzero(batch.with_letters)
+        if rows.size:
+            if not fast and weights.get("embedding"):
+                logits[rows] += weights["embedding"] * self.embedding.logits(batch.embeddings[rows])
+            if weights.get("char"):
+                logits[rows] += weights["char"] * self.char.logits([batch.texts[i] for i in rows])
+        return logits, informed
+
+    def score(self, batch: SentimentBatch) -> SentimentScores:
+        return finish(*self.logits(batch), self.classes)
+
+
+def base_to_classes(logits: np.ndarray, base_classes: Sequence[str], classes: Sequence[str]) -> np.ndarray:
+    """Re-express base logits over another class list (classes the base lacks get logit 0)."""
+    out = np.zeros((logits.shape[0], len(classes)))
+    for j, label in enumerate(classes):
+        if label in base_classes:
+            out[:, j] = logits[:, list(base_classes).index(label)]
+    return out
+
+
+SentimentModel = SentimentEnsemble | StackedSentiment
+
+
+def ensemble_spec(ensemble: SentimentEnsemble) -> dict[str, Any]:
+    """The manifest entry describing a shipped-style ensemble."""
+    return {
+        "kind": "ensemble",
+        "classes": list(ensemble.classes),
+        "embedding": ensemble.embedding is not None,
+        "char": ensemble.char is not None,
+        "char_languages": sorted(ensemble.char_languages) if ensemble.char_languages is not None else None,
+        "vader_languages": sorted(ensemble.vader_languages),
+    }
+
+
+def load_sentiment_model(model_dir: Path, spec: dict[str, Any]) -> SentimentModel:
+    """The sentiment model described by a manifest's ``sentiment`` entry."""
+    if spec.get("kind") == "stacked":
+        base_dir = model_dir / BASE_SUBDIR
+        return StackedSentiment(
+            classes=tuple(spec["classes"]),
+            embedding=EmbeddingSentiment.load(model_dir),
+            char=CharNgramSentiment.load(model_dir),
+            base=load_sentiment_model(base_dir, spec["base"]),  # type: ignore[arg-type]
+            weights={k: float(v) for k, v in spec["weights"].items()},
+            fast_weights={k: float(v) for k, v in spec["fast_weights"].items()},
+        )
+    char_languages = spec.get("char_languages")
+    return SentimentEnsemble(
+        classes=tuple(spec["classes"]),
+        embedding=EmbeddingSentiment.load(model_dir) if spec.get("embedding") else None,
+        char=CharNgramSentiment.load(model_dir) if spec.get("char") else None,
+        char_languages=frozenset(char_languages) if char_languages is not None else None,
+        vader_languages=frozenset(spec.get("vader_languages", ["en", UNDETERMINED])),
+    )
