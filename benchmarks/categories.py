@@ -150,10 +150,13 @@ def main() -> None:
     clause_sentiment: Callable[[list[str]], list[float]] = lexicon_sentiment
     source = "lexicon stand-in"
     if options.engine:
-        from closeloop.analysis.engine import Engine
+        try:
+            from closeloop.analysis.engine import Engine
 
-        clause_sentiment = Engine.load().clause_sentiment
-        source = "engine sentiment"
+            clause_sentiment = Engine.load().clause_sentiment
+            source = "engine sentiment"
+        except (ImportError, OSError, ValueError, KeyError) as error:
+            print(f"engine sentiment unavailable ({error}); using the lexicon stand-in")
     print()
     report_aspects(f"aspect polarity zero-shot ({source}), test half", AspectDetector.default(taxonomy),
                    test_rows, clause_sentiment)

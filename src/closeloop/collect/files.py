@@ -261,7 +261,7 @@ def _open_csv(path: Path, encoding: str | None) -> RowSource:
         header, header_row = _read_csv_header(reader, path)
     except csv.Error as exc:
         raw.close()
-        raise FileFormatError(f"{path}: cannot read the header row: {exc}") from None
+        raise FileFormatError(f"{path}: cannot read the header row: {_csv_problem(exc)}") from None
     except BaseException:
         raw.close()
         raise
