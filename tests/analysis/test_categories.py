@@ -12,8 +12,15 @@ from closeloop.analysis.categories import CategoryDetector
 from closeloop.analysis.taxonomy import load_taxonomy
 
 ZHIJIANG = Path(__file__).resolve().parents[3] / "shared" / "data" / "zhijiang2019_ecommerce_absa" / "dev.csv"
-COLUMNS = {"price": "price", "logistics": "logistics", "packaging": "packaging", "service": "service",
-           "smell": "smell", "efficacy": "efficacy", "authenticity": "authenticity"}
+COLUMNS = {
+    "price": "price",
+    "logistics": "logistics",
+    "packaging": "packaging",
+    "service": "service",
+    "smell": "smell",
+    "efficacy": "efficacy",
+    "authenticity": "authenticity",
+}
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +71,9 @@ def test_scores_are_between_zero_and_one_and_grow_with_evidence(zero_shot: Categ
     assert 0 < dict(one)["logistics"] < dict(two)["logistics"] <= 1
 
 
-@pytest.mark.parametrize("text", ["", "   ", "😀😀👍", "!!!???", "好" * 10_000, "物流快 but the price is 太贵了 😡",
-                                  None, 12345])
+@pytest.mark.parametrize(
+    "text", ["", "   ", "😀😀👍", "!!!???", "好" * 10_000, "物流快 but the price is 太贵了 😡", None, 12345]
+)
 def test_bad_input_never_crashes(zero_shot: CategoryDetector, text: object) -> None:
     (found,) = zero_shot.predict([text])  # type: ignore[list-item]
     assert all(category in zero_shot.taxonomy for category, _score in found)
@@ -76,16 +84,41 @@ def test_empty_and_emoji_texts_have_no_categories(zero_shot: CategoryDetector) -
     assert zero_shot.predict([]) == []
 
 
-TRAIN_TEXTS = [
-    "航班延误了三个小时", "飞机晚点两个小时没人通知", "the flight was delayed for hours", "late flight again",
-    "航班又延误，白等一晚上", "flight delayed and no explanation", "延误四个小时才起飞", "our flight was late",
-] * 3 + [
-    "退款到现在还没到账", "申请退款被拒绝", "refund took three weeks", "still waiting for my refund",
-    "退款流程太慢", "they refused my refund", "退款很快就到了", "got my refund quickly",
-] * 3 + [
-    "座位很舒服，空姐很热情", "seat was comfortable", "餐食一般般", "the meal was fine", "登机很顺利",
-    "boarding was smooth", "行李很快就拿到了", "good entertainment on board",
-] * 3
+TRAIN_TEXTS = (
+    [
+        "航班延误了三个小时",
+        "飞机晚点两个小时没人通知",
+        "the flight was delayed for hours",
+        "late flight again",
+        "航班又延误，白等一晚上",
+        "flight delayed and no explanation",
+        "延误四个小时才起飞",
+        "our flight was late",
+    ]
+    * 3
+    + [
+        "退款到现在还没到账",
+        "申请退款被拒绝",
+        "refund took three weeks",
+        "still waiting for my refund",
+        "退款流程太慢",
+        "they refused my refund",
+        "退款很快就到了",
+        "got my refund quickly",
+    ]
+    * 3
+    + [
+        "座位很舒服，空姐很热情",
+        "seat was comfortable",
+        "餐食一般般",
+        "the meal was fine",
+        "登机很顺利",
+        "boarding was smooth",
+        "行李很快就拿到了",
+        "good entertainment on board",
+    ]
+    * 3
+)
 
 
 def training_labels() -> list[list[str]]:
@@ -96,7 +129,9 @@ def test_fit_learns_user_categories_and_outputs_only_taxonomy_ids(tmp_path: Path
     detector = CategoryDetector.default(load_taxonomy()).fit(TRAIN_TEXTS, training_labels())
     assert {"late_flight", "退款"} <= set(detector.taxonomy.ids())
     assert {"late_flight", "退款"} <= set(detector.models)
-    found = detector.predict(["航班延误了五个小时", "退款迟迟不到", "The flight was delayed again", "座位不错"])
+    found = detector.predict(
+        ["航班延误了五个小时", "退款迟迟不到", "The flight was delayed again", "座位不错"]
+    )
     assert "late_flight" in ids(found[0]) and "退款" in ids(found[1]) and "late_flight" in ids(found[2])
     assert "late_flight" not in ids(found[3]) and "退款" not in ids(found[3])
     for row in found:  # never an invented category
@@ -106,7 +141,9 @@ def test_fit_learns_user_categories_and_outputs_only_taxonomy_ids(tmp_path: Path
     detector.save(tmp_path / "model")
     assert (tmp_path / "model" / "taxonomy.yaml").is_file()
     loaded = CategoryDetector.load(tmp_path / "model")
-    assert loaded.predict(["航班延误了五个小时", "😀", ""]) == detector.predict(["航班延误了五个小时", "😀", ""])
+    assert loaded.predict(["航班延误了五个小时", "😀", ""]) == detector.predict(
+        ["航班延误了五个小时", "😀", ""]
+    )
 
 
 def test_fit_rejects_mismatched_lengths() -> None:

@@ -14,8 +14,17 @@ from closeloop.analysis.taxonomy import (
     save_taxonomy,
 )
 
-REQUIRED_IDS = ["product_quality", "service", "logistics", "price", "packaging", "usability", "authenticity",
-                "after_sales", "app_website"]
+REQUIRED_IDS = [
+    "product_quality",
+    "service",
+    "logistics",
+    "price",
+    "packaging",
+    "usability",
+    "authenticity",
+    "after_sales",
+    "app_website",
+]
 
 
 def test_default_taxonomy_has_the_retail_categories_in_both_languages() -> None:
@@ -29,8 +38,15 @@ def test_default_taxonomy_has_the_retail_categories_in_both_languages() -> None:
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("logistics", "logistics"), ("物流配送", "logistics"), ("Delivery & Logistics", "logistics"),
-     ("  PRICE ", "price"), ("Product-Quality", "product_quality"), ("unknown thing", None), ("", None)],
+    [
+        ("logistics", "logistics"),
+        ("物流配送", "logistics"),
+        ("Delivery & Logistics", "logistics"),
+        ("  PRICE ", "price"),
+        ("Product-Quality", "product_quality"),
+        ("unknown thing", None),
+        ("", None),
+    ],
 )
 def test_resolve_finds_ids_from_ids_and_names(name: str, expected: str | None) -> None:
     assert load_taxonomy().resolve(name) == expected
@@ -38,7 +54,12 @@ def test_resolve_finds_ids_from_ids_and_names(name: str, expected: str | None) -
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("Late Flight", "late_flight"), ("退款", "退款"), ("退 款;问题:多", "退款问题多"), ("Wi-Fi / Internet", "wi_fi_internet")],
+    [
+        ("Late Flight", "late_flight"),
+        ("退款", "退款"),
+        ("退 款;问题:多", "退款问题多"),
+        ("Wi-Fi / Internet", "wi_fi_internet"),
+    ],
 )
 def test_user_category_ids_are_stable_and_safe(name: str, expected: str) -> None:
     assert category_id_for(name) == expected
@@ -49,7 +70,7 @@ def test_extend_adds_new_names_and_maps_known_ones() -> None:
     taxonomy = load_taxonomy()
     extended = taxonomy.extend(["Late Flight", "退款", "物流配送", "price", "Late Flight"])
     assert extended.ids()[: len(taxonomy)] == taxonomy.ids()
-    assert extended.ids()[len(taxonomy):] == ["late_flight", "退款"]
+    assert extended.ids()[len(taxonomy) :] == ["late_flight", "退款"]
     assert extended.resolve("late flight") == "late_flight"
     assert extended.get("退款").keywords_zh == ("退款",)
     assert "late_flight" not in taxonomy  # the original is left alone
@@ -76,7 +97,10 @@ def test_environment_variable_picks_the_taxonomy(tmp_path: Path, monkeypatch: py
         ("just text", "non-empty 'categories' list"),
         ("categories:\n  - id: a b\n    name_zh: 甲\n    name_en: A\n", "'id'"),
         ("categories:\n  - id: a\n    name_en: A\n", "'name_zh'"),
-        ("categories:\n  - {id: a, name_zh: 甲, name_en: A}\n  - {id: a, name_zh: 乙, name_en: B}\n", "duplicate"),
+        (
+            "categories:\n  - {id: a, name_zh: 甲, name_en: A}\n  - {id: a, name_zh: 乙, name_en: B}\n",
+            "duplicate",
+        ),
         ("categories:\n  - {id: a, name_zh: 甲, name_en: A, keywords_zh: 价格}\n", "keywords_zh"),
     ],
 )

@@ -79,7 +79,7 @@ def english_tokens(clause: str) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _jieba():  # noqa: ANN202 - jieba has no type hints
+def _jieba():
     import jieba
 
     return jieba

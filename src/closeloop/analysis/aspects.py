@@ -38,22 +38,122 @@ MIN_POLARITY_EXAMPLES = 10
 # Evaluative words whose polarity is clear once we know the aspect but which general sentiment lexicons
 # often miss. Written from domain knowledge; negation before a cue (不/没/not) flips it.
 _POSITIVE_CUES_ZH = (
-    "快", "及时", "神速", "给力", "便宜", "实惠", "划算", "超值", "值", "正品", "真品", "好闻", "清香", "完好", "严实",
-    "精美", "结实", "耐心", "热情", "周到", "新鲜", "合身", "好用", "有效", "明显", "满意", "喜欢", "不错", "好",
+    "快",
+    "及时",
+    "神速",
+    "给力",
+    "便宜",
+    "实惠",
+    "划算",
+    "超值",
+    "值",
+    "正品",
+    "真品",
+    "好闻",
+    "清香",
+    "完好",
+    "严实",
+    "精美",
+    "结实",
+    "耐心",
+    "热情",
+    "周到",
+    "新鲜",
+    "合身",
+    "好用",
+    "有效",
+    "明显",
+    "满意",
+    "喜欢",
+    "不错",
+    "好",
 )
 _NEGATIVE_CUES_ZH = (
-    "慢", "太久", "才到", "还没到", "贵", "不值", "假", "刺鼻", "难闻", "臭", "破损", "压坏", "压扁", "漏", "洒",
-    "碎", "简陋", "敷衍", "不理", "差", "过期", "临期", "变质", "太小", "偏小", "太大", "偏大", "过敏", "没效果",
-    "没用", "失望", "坑", "垃圾", "难用", "麻烦", "油腻", "少",
+    "慢",
+    "太久",
+    "才到",
+    "还没到",
+    "贵",
+    "不值",
+    "假",
+    "刺鼻",
+    "难闻",
+    "臭",
+    "破损",
+    "压坏",
+    "压扁",
+    "漏",
+    "洒",
+    "碎",
+    "简陋",
+    "敷衍",
+    "不理",
+    "差",
+    "过期",
+    "临期",
+    "变质",
+    "太小",
+    "偏小",
+    "太大",
+    "偏大",
+    "过敏",
+    "没效果",
+    "没用",
+    "失望",
+    "坑",
+    "垃圾",
+    "难用",
+    "麻烦",
+    "油腻",
+    "少",
 )
 _POSITIVE_CUES_EN = (
-    "fast", "quick", "quickly", "early", "cheap", "affordable", "worth", "authentic", "genuine", "lovely",
-    "sturdy", "helpful", "friendly", "fresh", "fits", "works", "great", "good", "love", "perfect",
+    "fast",
+    "quick",
+    "quickly",
+    "early",
+    "cheap",
+    "affordable",
+    "worth",
+    "authentic",
+    "genuine",
+    "lovely",
+    "sturdy",
+    "helpful",
+    "friendly",
+    "fresh",
+    "fits",
+    "works",
+    "great",
+    "good",
+    "love",
+    "perfect",
 )
 _NEGATIVE_CUES_EN = (
-    "slow", "late", "delayed", "expensive", "overpriced", "fake", "counterfeit", "broken", "damaged", "leaked",
-    "leaking", "crushed", "rude", "unhelpful", "stale", "expired", "small", "tight", "useless", "bad", "poor",
-    "terrible", "awful", "never",
+    "slow",
+    "late",
+    "delayed",
+    "expensive",
+    "overpriced",
+    "fake",
+    "counterfeit",
+    "broken",
+    "damaged",
+    "leaked",
+    "leaking",
+    "crushed",
+    "rude",
+    "unhelpful",
+    "stale",
+    "expired",
+    "small",
+    "tight",
+    "useless",
+    "bad",
+    "poor",
+    "terrible",
+    "awful",
+    "never",
 )
 _NEGATORS_ZH = ("不", "没", "无", "未", "别")
 _NEGATORS_EN = frozenset({"not", "no", "never", "isn't", "wasn't", "didn't", "doesn't", "don't", "aren't"})
@@ -153,12 +253,16 @@ class AspectDetector:
             ],
             format="csr",
         )
-        self.classifier = LogisticRegression(C=4.0, class_weight="balanced", max_iter=2_000).fit(features, targets)
+        self.classifier = LogisticRegression(C=4.0, class_weight="balanced", max_iter=2_000).fit(
+            features, targets
+        )
         return self
 
     def _model_scores(self, contexts: list[str], categories: list[str]) -> np.ndarray:
         """Signed polarity (P(positive) − P(negative)) from the trained model, one per context."""
-        assert self.vectorizer is not None and self.category_encoder is not None and self.classifier is not None
+        assert (
+            self.vectorizer is not None and self.category_encoder is not None and self.classifier is not None
+        )
         features = sparse.hstack(
             [
                 self.vectorizer.transform(contexts),
@@ -187,7 +291,9 @@ class AspectDetector:
         jobs: list[tuple[int, str, list[str]]] = []
         text_clauses: list[list[str]] = []
         for row, (text, category_ids) in enumerate(zip(texts, categories, strict=True)):
-            known = [category_id for category_id in dict.fromkeys(category_ids) if category_id in self.taxonomy]
+            known = [
+                category_id for category_id in dict.fromkeys(category_ids) if category_id in self.taxonomy
+            ]
             text_clauses.append(feedback_clauses(text) if known else [])
             for category_id, clauses in self.category_clauses(text, known).items():
                 jobs.append((row, category_id, clauses))
@@ -201,11 +307,16 @@ class AspectDetector:
         scores = []
         for row, _category_id, clauses in jobs:
             score = tone(clauses)
-            # A clause that names the aspect without judging it ("收到了面膜") takes the tone of the whole text.
+            # A clause naming the aspect without judging it ("收到了面膜") takes the tone of the whole text.
             scores.append(score if abs(score) > NEUTRAL_BAND else tone(text_clauses[row]) or score)
         if self.classifier is not None and jobs:
-            model = self._model_scores([" ".join(clauses) for _r, _c, clauses in jobs], [c for _r, c, _cl in jobs])
-            scores = [(1 - MODEL_WEIGHT) * score + MODEL_WEIGHT * float(m) for score, m in zip(scores, model)]
+            model = self._model_scores(
+                [" ".join(clauses) for _r, _c, clauses in jobs], [c for _r, c, _cl in jobs]
+            )
+            scores = [
+                (1 - MODEL_WEIGHT) * score + MODEL_WEIGHT * float(m)
+                for score, m in zip(scores, model, strict=True)
+            ]
         results: list[list[tuple[str, str]]] = [[] for _ in texts]
         for (row, category_id, _clauses), score in zip(jobs, scores, strict=True):
             results[row].append((category_id, polarity_of(score)))
@@ -243,7 +354,9 @@ class AspectDetector:
         return detector
 
 
-def _clause_scores(clauses: list[str], clause_sentiment: Callable[[list[str]], list[float]]) -> dict[str, float]:
+def _clause_scores(
+    clauses: list[str], clause_sentiment: Callable[[list[str]], list[float]]
+) -> dict[str, float]:
     """Clause → sentiment in −1…1; a wrong-length or non-numeric answer counts as neutral (0)."""
     if not clauses:
         return {}

@@ -95,7 +95,10 @@ class CategoryDetector:
     def keyword_scores(self, texts: list[str]) -> list[dict[str, float]]:
         """Per text, category id → keyword confidence for the categories whose keywords occur."""
         return [
-            {category_id: keyword_score(count) for category_id, count in self.matcher.category_hits(text).items()}
+            {
+                category_id: keyword_score(count)
+                for category_id, count in self.matcher.category_hits(text).items()
+            }
             for text in texts
         ]
 
@@ -130,8 +133,13 @@ class CategoryDetector:
             analyzer="char_wb", ngram_range=(1, 3), min_df=2, sublinear_tf=True, max_features=150_000
         )
         self.word_vectorizer = TfidfVectorizer(
-            tokenizer=feedback_words, token_pattern=None, lowercase=False, ngram_range=(1, 2), min_df=2,
-            sublinear_tf=True, max_features=100_000,
+            tokenizer=feedback_words,
+            token_pattern=None,
+            lowercase=False,
+            ngram_range=(1, 2),
+            min_df=2,
+            sublinear_tf=True,
+            max_features=100_000,
         )
         features = self._features(model_texts, fit=True)
         self.models = {}
@@ -209,7 +217,9 @@ class CategoryDetector:
             "trained_categories": sorted(self.models),
             "training_counts": self.training_counts,
         }
-        (directory / META_FILE).write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+        (directory / META_FILE).write_text(
+            json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
 
     @classmethod
     def load(cls, directory: Path) -> CategoryDetector:
@@ -237,11 +247,14 @@ def _tuned_threshold(features: sparse.csr_matrix, target: np.ndarray, folds: int
     if splits < 2:
         return DEFAULT_THRESHOLD
     probabilities = np.zeros(len(target))
-    for train_rows, test_rows in StratifiedKFold(splits, shuffle=True, random_state=0).split(features, target):
+    for train_rows, test_rows in StratifiedKFold(splits, shuffle=True, random_state=0).split(
+        features, target
+    ):
         classifier = _new_classifier().fit(features[train_rows], target[train_rows])
         probabilities[test_rows] = classifier.predict_proba(features[test_rows])[:, 1]
     best_threshold, best_f1 = DEFAULT_THRESHOLD, -1.0
-    for threshold in np.arange(0.2, 0.81, 0.05):
+    # Ties go to the cut-off nearest 0.5, so clean small data sets keep the natural one.
+    for threshold in sorted(np.arange(0.2, 0.81, 0.05), key=lambda value: abs(value - DEFAULT_THRESHOLD)):
         predicted = probabilities >= threshold
         true_positives = float(np.sum(predicted & (target == 1)))
         denominator = float(predicted.sum() + target.sum())

@@ -79,8 +79,11 @@ def _load_detectors(model_dir: Path) -> tuple[Any, Any]:
     taxonomy_path = model_dir / "taxonomy.yaml"
     taxonomy = load_taxonomy(taxonomy_path if taxonomy_path.is_file() else None)
     categories_dir, aspects_dir = model_dir / "categories", model_dir / "aspects"
-    categories = (CategoryDetector.load(categories_dir) if categories_dir.is_dir()
-                  else CategoryDetector.default(taxonomy))
+    categories = (
+        CategoryDetector.load(categories_dir)
+        if categories_dir.is_dir()
+        else CategoryDetector.default(taxonomy)
+    )
     aspects = AspectDetector.load(aspects_dir) if aspects_dir.is_dir() else AspectDetector.default(taxonomy)
     return categories, aspects
 
@@ -88,8 +91,16 @@ def _load_detectors(model_dir: Path) -> tuple[Any, Any]:
 class Engine:
     """Analyses feedback with the models of one model directory (default: the packaged model)."""
 
-    def __init__(self, sentiment: SentimentModel, *, version: str, fast: bool = False,
-                 categories: Any = None, aspects: Any = None, model_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        sentiment: SentimentModel,
+        *,
+        version: str,
+        fast: bool = False,
+        categories: Any = None,
+        aspects: Any = None,
+        model_dir: Path | None = None,
+    ) -> None:
         self.sentiment = sentiment
         self.version = version
         self.fast = fast
@@ -104,15 +115,23 @@ class Engine:
         manifest = read_manifest(directory)
         categories, aspects = _load_detectors(directory)
         version = str(manifest["version"]) + ("+fast" if fast else "")
-        return cls(load_sentiment_model(directory, manifest["sentiment"]), version=version, fast=fast,
-                   categories=categories, aspects=aspects, model_dir=directory)
+        return cls(
+            load_sentiment_model(directory, manifest["sentiment"]),
+            version=version,
+            fast=fast,
+            categories=categories,
+            aspects=aspects,
+            model_dir=directory,
+        )
 
     def clause_sentiment(self, clauses: list[str]) -> list[float]:
         """Sentiment scores (−1…1) of short texts such as clauses; what the aspect detector calls back."""
         texts = [normalize_text(c) for c in clauses]
         return [float(s) for s in self.score_sentiment(texts).scores]
 
-    def score_sentiment(self, texts: Sequence[str], languages: Sequence[str] | None = None) -> SentimentScores:
+    def score_sentiment(
+        self, texts: Sequence[str], languages: Sequence[str] | None = None
+    ) -> SentimentScores:
         """Sentiment of already normalised texts (languages detected when not given)."""
         languages = list(languages) if languages is not None else [detect_language(t) for t in texts]
         return self.sentiment.score(prepare_batch(texts, languages, fast=self.fast))
@@ -140,16 +159,18 @@ class Engine:
         for i, text in enumerate(texts):
             score = float(sentiment.scores[i])
             confidence = float(sentiment.confidences[i])
-            results.append(AnalysisResult(
-                language=languages[i],
-                sentiment=sentiment.labels[i],
-                sentiment_score=round(score, 4),
-                complaint=is_complaint(text, sentiment.labels[i], score),
-                categories=categories[i],
-                aspects=aspects[i],
-                confidence=round(confidence, 4),
-                needs_review=confidence < REVIEW_THRESHOLD,
-            ))
+            results.append(
+                AnalysisResult(
+                    language=languages[i],
+                    sentiment=sentiment.labels[i],
+                    sentiment_score=round(score, 4),
+                    complaint=is_complaint(text, sentiment.labels[i], score),
+                    categories=categories[i],
+                    aspects=aspects[i],
+                    confidence=round(confidence, 4),
+                    needs_review=confidence < REVIEW_THRESHOLD,
+                )
+            )
         return results
 
     def _categories(self, texts: list[str]) -> list[list[str]]:

@@ -37,8 +37,9 @@ def label_order(gold: Iterable[str], predicted: Iterable[str]) -> list[str]:
     return [label for label in known if label in labels] + sorted(labels - set(known))
 
 
-def per_class_scores(gold: Sequence[str], predicted: Sequence[str],
-                     labels: Sequence[str] | None = None) -> dict[str, ClassScores]:
+def per_class_scores(
+    gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str] | None = None
+) -> dict[str, ClassScores]:
     """Precision / recall / F1 / support of each label (one label per item)."""
     _same_length(gold, predicted)
     labels = list(labels) if labels is not None else label_order(gold, predicted)
@@ -62,8 +63,9 @@ def _ratio_f(numerator: float, denominator: int) -> float:
     return numerator / denominator if denominator else 0.0
 
 
-def confusion_matrix(gold: Sequence[str], predicted: Sequence[str],
-                     labels: Sequence[str] | None = None) -> tuple[list[str], list[list[int]]]:
+def confusion_matrix(
+    gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str] | None = None
+) -> tuple[list[str], list[list[int]]]:
     """(labels, matrix) where ``matrix[i][j]`` counts items of gold label i predicted as label j."""
     _same_length(gold, predicted)
     labels = list(labels) if labels is not None else label_order(gold, predicted)
@@ -126,8 +128,9 @@ def multilabel_scores(gold: Sequence[Iterable[str]], predicted: Sequence[Iterabl
         total_gold,
     )
     exact = _ratio(sum(g == p for g, p in zip(gold_sets, predicted_sets, strict=True)), len(gold_sets))
-    return MultiLabelReport(per_category, ClassScores(micro_p, micro_r, _f1(micro_p, micro_r), total_gold),
-                            macro, exact)
+    return MultiLabelReport(
+        per_category, ClassScores(micro_p, micro_r, _f1(micro_p, micro_r), total_gold), macro, exact
+    )
 
 
 def _same_length(a: Sequence[object], b: Sequence[object]) -> None:

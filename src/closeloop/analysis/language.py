@@ -12,11 +12,13 @@ _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 # Frequent English function words: a Latin-script text with none of them is probably another language.
-_ENGLISH_WORDS = frozenset(
-    "the a an and or but is are was were be been it this that i you he she we they my your our not no "
-    "to of in on for with at by from very so too just it's i'm don't can't didn't won't would will do "
-    "does did have has had good bad great ok okay love hate product service".split()
-)
+_ENGLISH_WORDS = frozenset({
+    "the", "a", "an", "and", "or", "but", "is", "are", "was", "were", "be", "been", "it", "this",
+    "that", "i", "you", "he", "she", "we", "they", "my", "your", "our", "not", "no", "to", "of",
+    "in", "on", "for", "with", "at", "by", "from", "very", "so", "too", "just", "it's", "i'm",
+    "don't", "can't", "didn't", "won't", "would", "will", "do", "does", "did", "have", "has", "had",
+    "good", "bad", "great", "ok", "okay", "love", "hate", "product", "service",
+})
 # Non-English Latin-script markers (accents and common words) to keep fr/de/es/pt reviews out of "en".
 _OTHER_LATIN = re.compile(r"[àâäçéèêëîïôöûùüÿñßãõ]|\b(le|la|les|der|die|das|und|el|los|que|não|muy|très)\b")
 

@@ -29,11 +29,30 @@ POSITIVE_ANCHORS = ("这个很好，非常满意，推荐", "This is great, I lo
 NEGATIVE_ANCHORS = ("太差了，非常失望，不推荐", "This is terrible, I hate it, very disappointed")
 
 _LABEL_ALIASES = {
-    "positive": POSITIVE, "pos": POSITIVE, "1": POSITIVE, "1.0": POSITIVE, "true": POSITIVE, "+1": POSITIVE,
-    "正面": POSITIVE, "积极": POSITIVE, "好评": POSITIVE, "正向": POSITIVE,
-    "negative": NEGATIVE, "neg": NEGATIVE, "0": NEGATIVE, "0.0": NEGATIVE, "false": NEGATIVE, "-1": NEGATIVE,
-    "负面": NEGATIVE, "消极": NEGATIVE, "差评": NEGATIVE, "负向": NEGATIVE,
-    "neutral": NEUTRAL, "neu": NEUTRAL, "中性": NEUTRAL, "中评": NEUTRAL,
+    "positive": POSITIVE,
+    "pos": POSITIVE,
+    "1": POSITIVE,
+    "1.0": POSITIVE,
+    "true": POSITIVE,
+    "+1": POSITIVE,
+    "正面": POSITIVE,
+    "积极": POSITIVE,
+    "好评": POSITIVE,
+    "正向": POSITIVE,
+    "negative": NEGATIVE,
+    "neg": NEGATIVE,
+    "0": NEGATIVE,
+    "0.0": NEGATIVE,
+    "false": NEGATIVE,
+    "-1": NEGATIVE,
+    "负面": NEGATIVE,
+    "消极": NEGATIVE,
+    "差评": NEGATIVE,
+    "负向": NEGATIVE,
+    "neutral": NEUTRAL,
+    "neu": NEUTRAL,
+    "中性": NEUTRAL,
+    "中评": NEUTRAL,
 }
 
 
@@ -52,7 +71,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def polarity_logits(polarity: np.ndarray, classes: Sequence[str]) -> np.ndarray:
-    """Spread a positive-minus-negative logit over ``classes`` (half up on positive, half down on negative)."""
+    """Spread a positive-minus-negative logit over ``classes``: half up on positive, half down on negative."""
     out = np.zeros((len(polarity), len(classes)), dtype=np.float64)
     out[:, list(classes).index(POSITIVE)] = polarity / 2
     out[:, list(classes).index(NEGATIVE)] = -polarity / 2
@@ -102,14 +121,18 @@ class LinearHead:
         return cls(tuple(classes), coef[order], intercept[order])
 
     def save(self, path: Path) -> None:
-        np.savez_compressed(path, classes=np.array(self.classes), coef=self.coef.astype(np.float16),
-                            intercept=self.intercept)
+        np.savez_compressed(
+            path, classes=np.array(self.classes), coef=self.coef.astype(np.float16), intercept=self.intercept
+        )
 
     @classmethod
     def load(cls, path: Path) -> LinearHead:
         with np.load(path) as stored:
-            return cls(tuple(str(c) for c in stored["classes"]), stored["coef"].astype(np.float32),
-                       stored["intercept"].astype(np.float64))
+            return cls(
+                tuple(str(c) for c in stored["classes"]),
+                stored["coef"].astype(np.float32),
+                stored["intercept"].astype(np.float64),
+            )
 
 
 @lru_cache(maxsize=1)
@@ -117,8 +140,14 @@ def _char_vectorizer() -> object:
     from sklearn.feature_extraction.text import HashingVectorizer
 
     # char_wb n-grams work for unsegmented Chinese and for English; hashing keeps the model a fixed size.
-    return HashingVectorizer(analyzer="char_wb", ngram_range=(1, 3), n_features=CHAR_NGRAM_FEATURES,
-                             alternate_sign=False, norm=None, dtype=np.float32)
+    return HashingVectorizer(
+        analyzer="char_wb",
+        ngram_range=(1, 3),
+        n_features=CHAR_NGRAM_FEATURES,
+        alternate_sign=False,
+        norm=None,
+        dtype=np.float32,
+    )
 
 
 def char_ngram_counts(texts: Sequence[str]) -> object:
@@ -183,12 +212,19 @@ class EmbeddingSentiment:
     def logits(self, embeddings: np.ndarray) -> np.ndarray:
         logits = self.head.logits(embeddings)
         if self.anchor_direction is not None:
-            logits += polarity_logits(embeddings @ self.anchor_direction * ANCHOR_LOGIT_SCALE, self.head.classes)
+            polarity = embeddings @ self.anchor_direction * ANCHOR_LOGIT_SCALE
+            logits += polarity_logits(polarity, self.head.classes)
         return logits
 
     @classmethod
-    def fit(cls, embeddings: np.ndarray, labels: Sequence[str], *, c: float = 0.3,
-            anchor_direction: np.ndarray | None = None) -> EmbeddingSentiment:
+    def fit(
+        cls,
+        embeddings: np.ndarray,
+        labels: Sequence[str],
+        *,
+        c: float = 0.3,
+        anchor_direction: np.ndarray | None = None,
+    ) -> EmbeddingSentiment:
         from sklearn.linear_model import LogisticRegression
 
         model = LogisticRegression(C=c, max_iter=3000).fit(embeddings, list(labels))

@@ -55,7 +55,7 @@ class SentimentBatch:
 
 
 def prepare_batch(texts: Sequence[str], languages: Sequence[str], *, fast: bool) -> SentimentBatch:
-    """Bundle a batch; in accurate mode embed the texts that contain letters (clipped to the model's length)."""
+    """Bundle a batch; in accurate mode embed the texts that contain letters (clipped for the model)."""
     batch = SentimentBatch(list(texts), list(languages), None)
     if not fast:
         embeddings = np.zeros((len(texts), 384), dtype=np.float32)
@@ -79,7 +79,7 @@ def finish(logits: np.ndarray, informed: np.ndarray, classes: Sequence[str]) -> 
 
 @dataclass
 class SentimentEnsemble:
-    """The shipped model: e5 head + zero-shot anchors, a char n-gram head for its languages, VADER for English."""
+    """The shipped model: e5 head + zero-shot anchors, char n-grams for their languages, VADER for English."""
 
     classes: tuple[str, ...]
     embedding: EmbeddingSentiment | None = None
@@ -98,10 +98,12 @@ class SentimentEnsemble:
                 logits[rows] += self.embedding.logits(batch.embeddings[rows])
                 informed[rows] = True
         if self.char is not None:
-            rows = np.flatnonzero([
-                bool(letters) and (self.char_languages is None or lang in self.char_languages)
-                for letters, lang in zip(batch.with_letters, batch.languages, strict=True)
-            ])
+            rows = np.flatnonzero(
+                [
+                    bool(letters) and (self.char_languages is None or lang in self.char_languages)
+                    for letters, lang in zip(batch.with_letters, batch.languages, strict=True)
+                ]
+            )
             if rows.size:
                 logits[rows] += self.char.logits([batch.texts[i] for i in rows])
                 informed[rows] = True

@@ -68,14 +68,14 @@ class Taxonomy:
         """Category ids in taxonomy order."""
         return [category.id for category in self.categories]
 
-    def get(self, id: str) -> Category:  # noqa: A002 - the interface names it ``id``
+    def get(self, id: str) -> Category:
         """The category with this id; ``KeyError`` when there is none."""
         for category in self.categories:
             if category.id == id:
                 return category
         raise KeyError(id)
 
-    def __contains__(self, id: object) -> bool:  # noqa: A002
+    def __contains__(self, id: object) -> bool:
         return isinstance(id, str) and any(category.id == id for category in self.categories)
 
     def __iter__(self) -> Iterator[Category]:
@@ -232,4 +232,3 @@ def save_taxonomy(taxonomy: Taxonomy, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(taxonomy_to_document(taxonomy), allow_unicode=True, sort_keys=False, width=110)
     path.write_text(text, encoding="utf-8")
-

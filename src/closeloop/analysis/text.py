@@ -11,7 +11,8 @@ MODEL_MAX_CHARS = 256
 _SPACE = re.compile(r"\s+")
 # Clause boundaries: sentence punctuation in both scripts, plus contrastive conjunctions that flip polarity.
 _CLAUSE_BREAK = re.compile(
-    r"[。！？!?；;，,、\n…~～]+|\.(?=\s|$)|(?=但是|但|不过|可是|然而|只是)|\b(?=but |however |although |though )",
+    r"[。！？!?；;，,、\n…~～]+|\.(?=\s|$)|(?=但是|但|不过|可是|然而|只是)"
+    r"|\b(?=but |however |although |though )",
     re.IGNORECASE,
 )
 
@@ -38,7 +39,7 @@ def clip_for_model(text: str, max_chars: int = MODEL_MAX_CHARS) -> str:
 
 
 def split_clauses(text: str) -> list[str]:
-    """Split feedback into short clauses (at punctuation and at 但是/不过/but/however); empty parts dropped."""
+    """Split feedback into short clauses at punctuation and at 但是/不过/but/however; no empty parts."""
     parts = (part.strip(" .") for part in _CLAUSE_BREAK.split(text))
     return [part for part in parts if part]
 

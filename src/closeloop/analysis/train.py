@@ -64,10 +64,15 @@ class TrainingReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "model_dir": str(self.model_dir), "version": self.version,
-            "sentiment_rows": self.sentiment_rows, "sentiment_skipped": self.sentiment_skipped,
-            "sentiment_weights": self.sentiment_weights, "sentiment_fast_weights": self.sentiment_fast_weights,
-            "category_rows": self.category_rows, "aspect_rows": self.aspect_rows, "seconds": round(self.seconds, 1),
+            "model_dir": str(self.model_dir),
+            "version": self.version,
+            "sentiment_rows": self.sentiment_rows,
+            "sentiment_skipped": self.sentiment_skipped,
+            "sentiment_weights": self.sentiment_weights,
+            "sentiment_fast_weights": self.sentiment_fast_weights,
+            "category_rows": self.category_rows,
+            "aspect_rows": self.aspect_rows,
+            "seconds": round(self.seconds, 1),
         }
 
 
@@ -118,8 +123,9 @@ def choose_weights(parts: dict[str, np.ndarray], gold: np.ndarray) -> dict[str, 
     return chosen
 
 
-def out_of_fold_logits(texts: list[str], embeddings: np.ndarray, labels: list[str], classes: tuple[str, ...],
-                       folds: int) -> tuple[np.ndarray, np.ndarray]:
+def out_of_fold_logits(
+    texts: list[str], embeddings: np.ndarray, labels: list[str], classes: tuple[str, ...], folds: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Embedding-head and char-head logits for each row from models that did not see that row."""
     assignment = stratified_folds(labels, folds)
     embedding_logits = np.zeros((len(texts), len(classes)))
@@ -137,8 +143,9 @@ def out_of_fold_logits(texts: list[str], embeddings: np.ndarray, labels: list[st
     return embedding_logits, char_logits
 
 
-def train_sentiment(texts: list[str], labels: list[str], model_dir: Path, base_dir: Path,
-                    progress: Progress) -> dict[str, Any]:
+def train_sentiment(
+    texts: list[str], labels: list[str], model_dir: Path, base_dir: Path, progress: Progress
+) -> dict[str, Any]:
     """Fit stacked sentiment heads into ``model_dir``; returns the manifest's ``sentiment`` entry."""
     classes = class_order(labels)
     base_manifest = read_manifest(base_dir)
@@ -152,17 +159,29 @@ def train_sentiment(texts: list[str], labels: list[str], model_dir: Path, base_d
     progress("cross-validating sentiment heads")
     embedding_oof, char_oof = out_of_fold_logits(texts, batch.embeddings, labels, classes, FOLDS)
     base_accurate = base_to_classes(base.logits(batch)[0], base.classes, classes)
-    base_fast = base_to_classes(base.logits(prepare_batch(texts, languages, fast=True))[0], base.classes, classes)
+    base_fast = base_to_classes(
+        base.logits(prepare_batch(texts, languages, fast=True))[0], base.classes, classes
+    )
     gold = np.array([classes.index(label) for label in labels])
     weights = choose_weights({"embedding": embedding_oof, "char": char_oof, "base": base_accurate}, gold)
     fast_weights = choose_weights({"char": char_oof, "base": base_fast}, gold)
     progress("fitting sentiment heads on all rows")
     EmbeddingSentiment.fit(batch.embeddings, labels, c=EMBEDDING_C).save(model_dir)
     CharNgramSentiment.fit(texts, labels, c=CHAR_C).save(model_dir)
-    shutil.copytree(base_dir, model_dir / BASE_SUBDIR, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("categories", "aspects", BASE_SUBDIR))
-    return {"kind": "stacked", "classes": list(classes), "base": base_manifest["sentiment"],
-            "base_version": base_manifest["version"], "weights": weights, "fast_weights": fast_weights}
+    shutil.copytree(
+        base_dir,
+        model_dir / BASE_SUBDIR,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("categories", "aspects", BASE_SUBDIR),
+    )
+    return {
+        "kind": "stacked",
+        "classes": list(classes),
+        "base": base_manifest["sentiment"],
+        "base_version": base_manifest["version"],
+        "weights": weights,
+        "fast_weights": fast_weights,
+    }
 
 
 def _copy_base_sentiment(base_dir: Path, model_dir: Path) -> dict[str, Any]:
@@ -204,7 +223,11 @@ def train_model(
     base_dir = Path(base_model_dir) if base_model_dir is not None else DEFAULT_MODEL_DIR
     model_dir = Path(model_dir)
     normalized = [normalize_text(t) for t in texts]
-    for name, column in (("sentiment", sentiment_labels), ("category", category_labels), ("aspect", aspect_labels)):
+    for name, column in (
+        ("sentiment", sentiment_labels),
+        ("category", category_labels),
+        ("aspect", aspect_labels),
+    ):
         if column is not None and len(column) != len(normalized):
             raise ValueError(f"{len(normalized)} texts but {len(column)} {name} labels")
     if model_dir.resolve() == base_dir.resolve():
@@ -221,8 +244,13 @@ def train_model(
         report.sentiment_rows, report.sentiment_skipped = len(rows), len(parsed) - len(rows)
         if len(rows) < MIN_SENTIMENT_ROWS:
             raise ValueError(f"only {len(rows)} usable sentiment labels; need at least {MIN_SENTIMENT_ROWS}")
-        sentiment_spec = train_sentiment([normalized[i] for i in rows], [parsed[i] for i in rows],  # type: ignore[misc]
-                                         model_dir, base_dir, say)
+        sentiment_spec = train_sentiment(
+            [normalized[i] for i in rows],
+            [parsed[i] for i in rows],  # type: ignore[misc]
+            model_dir,
+            base_dir,
+            say,
+        )
         report.sentiment_weights = sentiment_spec["weights"]
         report.sentiment_fast_weights = sentiment_spec["fast_weights"]
         trained["sentiment"] = len(rows)

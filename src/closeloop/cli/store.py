@@ -75,6 +75,8 @@ def demo(
     )
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False))
+    elif summary["already_loaded"]:
+        err_console.print("demo data is already loaded in this database; nothing to do")
     else:
         err_console.print(
             f"demo data: {summary['imported']} feedback items imported, "

@@ -324,7 +324,9 @@ def _phone(rng: random.Random, language: str) -> str | None:
         return f"+1-555-01{rng.randint(0, 99):02d}" if rng.random() < 0.3 else None  # fictional 555-01xx
     if rng.random() < 0.15:
         return None
-    return f"1{rng.choice(('38', '39', '58', '86', '87', '36', '51', '88'))}{rng.randint(0, 99_999_999):08d}"
+    rng.choice(range(8))  # the draw that once picked a carrier prefix: keeps each seed's data as it was
+    # Fictional on purpose: no Chinese mobile number starts with 10, so none of these can be a real person's.
+    return f"100{rng.randint(0, 99_999_999):08d}"
 
 
 def _consents(rng: random.Random, signed_up: datetime, now: datetime) -> list[tuple[str, bool, datetime]]:
@@ -820,8 +822,7 @@ def _assign_external_ids(records: list[FeedbackRecord]) -> None:
     counters: dict[str, int] = {}
     for record in records:
         counters[record.channel] = counters.get(record.channel, 0) + 1
-        assert record.created_at is not None
-        day = record.created_at.astimezone(CHINA_TZ).strftime("%Y%m%d")
+        day = record.created_at.astimezone(CHINA_TZ).strftime("%Y%m%d") if record.created_at else "00000000"
         record.external_id = f"{CHANNEL_ID_PREFIX[record.channel]}-{day}-{counters[record.channel]:06d}"
 
 

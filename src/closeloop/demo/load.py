@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from closeloop.collect.ingest import ChannelCache, validate_records, write_batch
 from closeloop.demo.generate import DemoCustomer, generate_demo
 from closeloop.settings import get_settings
-from closeloop.store.models import Consent, Customer
+from closeloop.store.models import Consent, Customer, ImportRun
 
 BATCH = 1_000
 
@@ -44,13 +45,24 @@ def _store_customers(session: Session, customers: list[DemoCustomer]) -> int:
 
 
 def load_demo(factory: sessionmaker[Session], *, items: int, days: int, seed: int) -> dict[str, Any]:
-    """Generate and store demo data; idempotent (a second run finds everything already there)."""
+    """Generate and store demo data once per database; a second run (any day) adds nothing."""
+    source = f"demo(seed={seed})"
+    with factory() as session:
+        if session.scalars(
+            select(ImportRun).where(ImportRun.source == source, ImportRun.status == "done")
+        ).first():
+            return {"imported": 0, "duplicates": 0, "customers": 0, "stories": [], "already_loaded": True}
     data = generate_demo(items=items, days=days, seed=seed)
+    for record in data.feedback:
+        record.metadata.pop("demo_truth", None)  # the generator's answer key is for tests, not the store
     max_chars = get_settings().max_text_chars
     imported = duplicates = 0
     with factory() as session:
         customers = _store_customers(session, data.customers)
+        run = ImportRun(source=source, channel="demo")
+        session.add(run)
         session.commit()
+        run_id = run.id
     for start in range(0, len(data.feedback), BATCH):
         batch = data.feedback[start : start + BATCH]
         with factory() as session:
@@ -59,8 +71,25 @@ def load_demo(factory: sessionmaker[Session], *, items: int, days: int, seed: in
             if errors:
                 first = errors[0]
                 raise ValueError(f"demo item {start + first.position}: {first.field}: {first.message}")
-            result = write_batch(session, batch, channels=channels)
+            result = write_batch(session, batch, channels=channels, import_run_id=run_id)
             session.commit()
         imported += result.imported
         duplicates += result.duplicates
-    return {"imported": imported, "duplicates": duplicates, "customers": customers, "stories": data.stories}
+    with factory() as session:
+        stored = session.get(ImportRun, run_id)
+        assert stored is not None
+        stored.status, stored.imported, stored.duplicates, stored.rows_seen = (
+            "done",
+            imported,
+            duplicates,
+            len(data.feedback),
+        )
+        stored.finished_at = datetime.now(UTC)
+        session.commit()
+    return {
+        "imported": imported,
+        "duplicates": duplicates,
+        "customers": customers,
+        "stories": data.stories,
+        "already_loaded": False,
+    }
