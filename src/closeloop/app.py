@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from closeloop import __version__
-from closeloop.api import customers, feedback, health, webhooks
+from closeloop.api import customers, feedback, health, labels, webhooks
 from closeloop.settings import Settings, get_settings
 from closeloop.store.session import engine_for, session_factory
 from closeloop.web import pages
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(feedback.router)
     app.include_router(customers.router)
+    app.include_router(labels.router)
     app.include_router(webhooks.router)
     app.include_router(pages.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
