@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -85,8 +86,8 @@ def db(settings: Settings) -> sessionmaker[Session]:
     return session_factory(engine_for(settings.database_url))
 
 
-@pytest.fixture
-def live_server(settings: Settings) -> Iterator[str]:
+@contextmanager
+def serve_app(settings: Settings) -> Iterator[str]:
     """The app served by a real uvicorn server on a free loopback port; yields its base URL."""
     import socket
     import threading
@@ -100,8 +101,7 @@ def live_server(settings: Settings) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -109,10 +109,25 @@ def live_server(settings: Settings) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("test server did not start")
         time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[str]:
+    with serve_app(settings) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def background_server(settings: Settings) -> Iterator[str]:
+    """Like ``live_server``, with the embedded background worker running in the app."""
+    with serve_app(settings.model_copy(update={"analysis_in_background": True})) as base_url:
+        yield base_url
 
 
 @pytest.fixture

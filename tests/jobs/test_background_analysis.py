@@ -1,0 +1,79 @@
+"""Stored feedback is analysed in the background with the model version kept; reanalysis is resumable."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from closeloop.cli import app
+from closeloop.jobs.analysis import active_engine, analyse_items, reanalyse
+from closeloop.jobs.events import process_pending
+from closeloop.store.models import Analysis, Event, FeedbackItem, ModelVersion
+
+ITEMS = [
+    {"text": "物流太慢了，一个星期才到，包装还破了，要求退款", "channel": "taobao", "external_id": "1"},
+    {"text": "质量很好，客服态度也很热情，会回购", "channel": "taobao", "external_id": "2"},
+    {
+        "text": "The app keeps crashing when I try to pay. Fix it or I'm leaving.",
+        "channel": "app_store",
+        "external_id": "3",
+    },
+]
+
+
+def test_new_feedback_is_analysed_from_its_event(client, db):
+    assert client.post("/api/v1/feedback/batch", json={"items": ITEMS}).status_code == 201
+    handled = process_pending(db)
+    assert handled == 1
+    engine = active_engine()
+    with db() as session:
+        analyses = session.scalars(select(Analysis).order_by(Analysis.feedback_id)).all()
+        assert len(analyses) == 3 and {a.model_version for a in analyses} == {engine.version}
+        assert session.get(ModelVersion, engine.version) is not None
+        assert session.scalars(select(Event.processed_at)).one() is not None
+        assert analyses[0].sentiment == "negative" and analyses[1].sentiment == "positive"
+        assert analyses[2].language == "en" and analyses[0].language == "zh"
+        assert all(set(a.categories) <= set(engine.category_detector.taxonomy.ids()) for a in analyses)
+        assert (
+            session.scalars(select(FeedbackItem.language).where(FeedbackItem.external_id == "3")).one()
+            == "en"
+        )
+    # The API shows the analysis beside the raw item.
+    got = client.get("/api/v1/feedback", params={"with_analysis": "true"}).json()["items"]
+    assert {i["analysis"]["model_version"] for i in got} == {engine.version}
+
+
+def test_analysis_is_never_repeated_for_a_version(client, db):
+    ids = client.post("/api/v1/feedback/batch", json={"items": ITEMS}).json()["ids"]
+    engine = active_engine()
+    assert analyse_items(db, ids, engine) == 3
+    assert analyse_items(db, ids, engine) == 0
+    assert reanalyse(db, engine) == 0
+    with db() as session:
+        assert session.scalar(select(func.count()).select_from(Analysis)) == 3
+
+
+def test_reanalyze_cli_analyses_what_is_missing(client, db):
+    client.post("/api/v1/feedback/batch", json={"items": ITEMS})
+    result = CliRunner().invoke(app, ["reanalyze"])
+    assert result.exit_code == 0, result.output
+    assert "analysed 3 items" in result.output
+    again = CliRunner().invoke(app, ["reanalyze"])
+    assert "analysed 0 items" in again.output
+
+
+def test_the_app_analyses_in_the_background(background_server):
+    """With the embedded worker on, an item posted over HTTP gets its analysis without anyone asking."""
+    import httpx
+
+    with httpx.Client(base_url=background_server, timeout=30) as http:
+        item_id = http.post("/api/v1/feedback", json=ITEMS[0]).json()["ids"][0]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            analysis = http.get(f"/api/v1/feedback/{item_id}").json()["analysis"]
+            if analysis:
+                break
+            time.sleep(0.2)
+        assert analysis and analysis["sentiment"] == "negative"
