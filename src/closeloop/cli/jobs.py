@@ -41,10 +41,13 @@ def reanalyze(
     fast: Annotated[bool, typer.Option(help="Use the fast throughput mode.")] = False,
 ) -> None:
     """Analyse every stored item that has no result from this model version (resumable)."""
-    from closeloop.jobs.analysis import load_engine, reanalyse
+    from closeloop.jobs.analysis import active_model_dir, load_engine, reanalyse
 
-    engine = load_engine(str(model) if model else None, fast)
     factory = store_factory()
+    if model is None:
+        with factory() as session:
+            model = active_model_dir(session)
+    engine = load_engine(str(model) if model else None, fast)
     with factory() as session:
         total = session.scalar(select(func.count()).select_from(FeedbackItem)) or 0
         done = (

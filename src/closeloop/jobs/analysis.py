@@ -24,8 +24,16 @@ def load_engine(model_dir: str | None, fast: bool = False) -> Engine:
     return Engine.load(Path(model_dir) if model_dir else None, fast=fast)
 
 
-def active_engine() -> Engine:
-    model_dir = get_settings().model_dir
+def active_model_dir(session: Session) -> Path | None:
+    """The model that analyses new feedback: the activated version, else CLOSELOOP_MODEL_DIR, else default."""
+    path = session.scalars(select(ModelVersion.path).where(ModelVersion.is_active.is_(True))).first()
+    if path:
+        return Path(path)
+    return get_settings().model_dir
+
+
+def active_engine(session: Session | None = None) -> Engine:
+    model_dir = active_model_dir(session) if session is not None else get_settings().model_dir
     return load_engine(str(model_dir) if model_dir else None)
 
 
@@ -94,7 +102,9 @@ def analyse_items(factory: sessionmaker[Session], item_ids: Sequence[int], engin
 
 @on(FEEDBACK_CREATED)
 def analyse_new_feedback(factory: sessionmaker[Session], event: Event) -> None:
-    analyse_items(factory, list(event.payload.get("ids", [])), active_engine())
+    with factory() as session:
+        engine = active_engine(session)
+    analyse_items(factory, list(event.payload.get("ids", [])), engine)
 
 
 def pending_item_ids(session: Session, version: str, *, after_id: int = 0, limit: int = 10_000) -> list[int]:
