@@ -27,8 +27,19 @@ from closeloop.analysis.text import clip_for_model, has_letters, normalize_text,
 
 @pytest.mark.parametrize(
     ("label", "expected"),
-    [("1", POSITIVE), ("0", NEGATIVE), ("Positive", POSITIVE), (" negative ", NEGATIVE), ("neutral", NEUTRAL),
-     ("正面", POSITIVE), ("负面", NEGATIVE), ("中性", NEUTRAL), ("mixed", None), ("", None), (None, None)],
+    [
+        ("1", POSITIVE),
+        ("0", NEGATIVE),
+        ("Positive", POSITIVE),
+        (" negative ", NEGATIVE),
+        ("neutral", NEUTRAL),
+        ("正面", POSITIVE),
+        ("负面", NEGATIVE),
+        ("中性", NEUTRAL),
+        ("mixed", None),
+        ("", None),
+        (None, None),
+    ],
 )
 def test_parse_sentiment_label(label: object, expected: str | None) -> None:
     assert parse_sentiment_label(label) == expected
@@ -69,9 +80,18 @@ def test_char_head_learns_saves_and_loads(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "language"),
-    [("送餐很快，味道不错", "zh"), ("The delivery was late", "en"), ("配送 very fast, 但是味道一般", "zh"),
-     ("I love this 手机 so much, the screen is great", "en"), ("とても美味しいです", "ja"),
-     ("배송이 빨라요", "ko"), ("", "und"), ("😀👍", "und"), ("12345", "und"), ("très bon produit", "other")],
+    [
+        ("送餐很快，味道不错", "zh"),
+        ("The delivery was late", "en"),
+        ("配送 very fast, 但是味道一般", "zh"),
+        ("I love this 手机 so much, the screen is great", "en"),
+        ("とても美味しいです", "ja"),
+        ("배송이 빨라요", "ko"),
+        ("", "und"),
+        ("😀👍", "und"),
+        ("12345", "und"),
+        ("très bon produit", "other"),
+    ],
 )
 def test_detect_language(text: str, language: str) -> None:
     assert detect_language(text) == language
@@ -103,11 +123,15 @@ def test_has_letters() -> None:
 
 @pytest.mark.parametrize(
     ("text", "sentiment", "score", "expected"),
-    [("太差了，我要退款！", NEGATIVE, -0.9, True), ("质量很差，再也不买了", NEGATIVE, -0.8, True),
-     ("Broken on arrival, I want a refund.", NEGATIVE, -0.7, True),
-     ("Never ordering from them again.", NEGATIVE, -0.6, True),
-     ("太差了", NEGATIVE, -0.9, False), ("退款很快，点赞", POSITIVE, 0.8, False),
-     ("The refund was quick, thanks!", POSITIVE, 0.9, False)],
+    [
+        ("太差了，我要退款！", NEGATIVE, -0.9, True),
+        ("质量很差，再也不买了", NEGATIVE, -0.8, True),
+        ("Broken on arrival, I want a refund.", NEGATIVE, -0.7, True),
+        ("Never ordering from them again.", NEGATIVE, -0.6, True),
+        ("太差了", NEGATIVE, -0.9, False),
+        ("退款很快，点赞", POSITIVE, 0.8, False),
+        ("The refund was quick, thanks!", POSITIVE, 0.9, False),
+    ],
 )
 def test_complaint_needs_negative_and_a_cue(text: str, sentiment: str, score: float, expected: bool) -> None:
     assert is_complaint(text, sentiment, score) is expected

@@ -107,6 +107,7 @@ class Engine:
         self.category_detector = categories
         self.aspect_detector = aspects
         self.model_dir = model_dir
+        self._batch_scores: dict[str, float] = {}  # text → score, for the batch being analysed
 
     @classmethod
     def load(cls, model_dir: Path | None = None, *, fast: bool = False) -> Engine:
@@ -125,9 +126,16 @@ class Engine:
         )
 
     def clause_sentiment(self, clauses: list[str]) -> list[float]:
-        """Sentiment scores (−1…1) of short texts such as clauses; what the aspect detector calls back."""
+        """Sentiment scores (−1…1) of short texts such as clauses; what the aspect detector calls back.
+
+        Clauses that are a whole text of the batch being analysed reuse that text's score.
+        """
         texts = [normalize_text(c) for c in clauses]
-        return [float(s) for s in self.score_sentiment(texts).scores]
+        missing = sorted({t for t in texts if t not in self._batch_scores})
+        if missing:
+            fresh = self.score_sentiment(missing).scores
+            self._batch_scores.update(zip(missing, (float(s) for s in fresh), strict=True))
+        return [self._batch_scores[t] for t in texts]
 
     def score_sentiment(
         self, texts: Sequence[str], languages: Sequence[str] | None = None
@@ -153,8 +161,12 @@ class Engine:
     def _analyze_batch(self, texts: list[str]) -> list[AnalysisResult]:
         languages = [detect_language(t) for t in texts]
         sentiment = self.score_sentiment(texts, languages)
-        categories = self._categories(texts)
-        aspects = self._aspects(texts, categories)
+        self._batch_scores = {t: float(s) for t, s in zip(texts, sentiment.scores, strict=True)}
+        try:
+            categories = self._categories(texts)
+            aspects = self._aspects(texts, categories)
+        finally:
+            self._batch_scores = {}
         results = []
         for i, text in enumerate(texts):
             score = float(sentiment.scores[i])

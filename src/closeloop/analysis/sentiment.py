@@ -251,6 +251,18 @@ def class_order(labels: Sequence[str]) -> tuple[str, ...]:
     return order
 
 
+# Hand-written emoji polarities (VADER knows only some emoji); each emoji moves the logit by EMOJI_LOGIT.
+POSITIVE_EMOJI = frozenset("👍👏😀😁😃😄😊🙂😍🥰😘❤💯🎉🌟⭐👌🤩😋💕💖✅")
+NEGATIVE_EMOJI = frozenset("👎😡😠🤬💩😤😞😢😭🙁☹😒😫😩🤮🤢😖😣💔❌😓😰")
+EMOJI_LOGIT = 1.5
+
+
+def emoji_polarity(texts: Sequence[str]) -> np.ndarray:
+    """Per text, (positive − negative emoji) × EMOJI_LOGIT, capped at ±3 (a polarity logit)."""
+    counts = [sum(ch in POSITIVE_EMOJI for ch in t) - sum(ch in NEGATIVE_EMOJI for ch in t) for t in texts]
+    return np.clip(np.array(counts, dtype=np.float64) * EMOJI_LOGIT, -3.0, 3.0)
+
+
 @lru_cache(maxsize=1)
 def _vader() -> object:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer

@@ -20,6 +20,7 @@ from closeloop.analysis.sentiment import (
     CharNgramSentiment,
     EmbeddingSentiment,
     embed,
+    emoji_polarity,
     polarity_logits,
     sentiment_confidence,
     sentiment_labels,
@@ -112,6 +113,9 @@ class SentimentEnsemble:
             compound = vader_compound([batch.texts[i] for i in rows])
             logits[rows] += polarity_logits(compound * VADER_LOGIT_SCALE, self.classes)
             informed[rows] |= compound != 0
+        emoji = emoji_polarity(batch.texts)
+        logits += polarity_logits(emoji, self.classes)
+        informed |= emoji != 0
         return logits, informed
 
     def score(self, batch: SentimentBatch) -> SentimentScores:

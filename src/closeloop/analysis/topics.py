@@ -37,16 +37,14 @@ SVD_DIMENSIONS = 100
 # A text is left out of its theme when its similarity to the theme's centre is this many (robust) standard
 # deviations below the typical member, or below the floor: it fits no theme.
 OUTLIER_DEVIATIONS = 2.0
-# Themes whose centres are this similar are merged (same theme found twice).
-MERGE_SIMILARITY = 0.8
-# Clusters per requested topic before merging: over-split first, then merge back similar ones.
-OVERSPLIT = 1.5
 PHRASES_PER_TOPIC = 8
 EXAMPLES_PER_TOPIC = 5
 # A topic's language is the members' language when at least this share agrees; otherwise None (mixed).
 LANGUAGE_AGREEMENT = 0.6
 
-# Near-duplicates: MinHash signature length = bands × rows; a pair of texts whose n-gram sets have
+# Near-duplicates: the default similarity threshold (best pairwise F1 on the benchmark's tuning half).
+DUPLICATE_THRESHOLD = 0.65
+# MinHash signature length = bands × rows; a pair of texts whose n-gram sets have
 # Jaccard similarity s becomes a candidate with probability 1 - (1 - s^rows)^bands (≈0.4 → 50%).
 MINHASH_BANDS = 32
 MINHASH_ROWS = 4
@@ -55,7 +53,6 @@ BUCKET_ALL_PAIRS = 64
 BUCKET_WINDOW = 16
 # With embeddings, a pair must also be at least this close in embedding space (e5 cosines run high).
 EMBEDDING_CONFIRM = 0.9
-_HASH_PRIME = (1 << 61) - 1
 _SHINGLE_SPACE = 1 << 24
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -163,26 +160,36 @@ def _is_nameworthy(term: str) -> bool:
 
 
 def text_vectors(texts: Sequence[str], *, dimensions: int = SVD_DIMENSIONS, seed: int = 0) -> np.ndarray:
-    """Unit-length vectors for clustering without embeddings: TF-IDF of words, word pairs and character
-    n-grams, reduced by truncated SVD (LSA)."""
+    """Unit-length vectors for clustering without embeddings: TF-IDF of words and word pairs
+    (:func:`feedback_terms`), reduced by truncated SVD (latent semantic analysis)."""
+    return _term_vectors([feedback_terms(text) for text in texts], dimensions=dimensions, seed=seed)
+
+
+def _term_vectors(term_lists: Sequence[list[str]], *, dimensions: int, seed: int) -> np.ndarray:
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
+    from threadpoolctl import threadpool_limits
 
-    prepared = [normalize_text(text)[:TOPIC_MAX_CHARS].lower() for text in texts]
-    min_df = 2 if len(texts) >= 20 else 1
-    words = TfidfVectorizer(
-        analyzer=feedback_terms, min_df=min_df, sublinear_tf=True, max_features=100_000
-    ).fit_transform(prepared)
-    chars = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(2, 3), min_df=min_df, sublinear_tf=True, max_features=100_000
-    ).fit_transform(prepared)
-    features = sparse.hstack([words, chars * 0.5], format="csr")
+    min_df = 2 if len(term_lists) >= 20 else 1
+    vectorizer = TfidfVectorizer(
+        analyzer=_given_terms, min_df=min_df, sublinear_tf=True, max_features=200_000
+    )
+    try:
+        features = vectorizer.fit_transform(term_lists)
+    except ValueError:  # no term occurs often enough: nothing to cluster on
+        return np.zeros((len(term_lists), 1), dtype=np.float32)
     rank = min(dimensions, features.shape[0] - 1, features.shape[1] - 1)
     if rank < 2:
-        dense = features.toarray()
-    else:
-        dense = TruncatedSVD(n_components=rank, random_state=seed).fit_transform(features)
-    return _unit_rows(dense)
+        return _unit_rows(features.toarray())
+    # One BLAS thread: on small matrices threads only add overhead, and on a busy machine they spin.
+    with threadpool_limits(1, user_api="blas"):
+        reduced = TruncatedSVD(n_components=rank, random_state=seed).fit_transform(features)
+    return _unit_rows(reduced)
+
+
+def _given_terms(terms: list[str]) -> list[str]:
+    """The analyzer for texts that are already lists of terms."""
+    return terms
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
@@ -205,7 +212,7 @@ def find_topics(
 
     ``embeddings`` (optional) are L2-normalised rows, one per text (e.g. e5 with the ``query:`` prefix);
     without them TF-IDF + SVD vectors are used. A theme has at least ``min_size`` members; at most
-    ``max_topics`` themes are returned. Deterministic for a ``seed``.
+    ``max_topics`` themes are returned. Ids count from 1 in the returned order. Deterministic for a ``seed``.
     """
     if embeddings is not None and len(embeddings) != len(texts):
         raise ValueError(f"{len(texts)} texts but {len(embeddings)} embeddings")
@@ -214,17 +221,18 @@ def find_topics(
     usable = [i for i, text in enumerate(texts) if _has_content(text)]
     if len(usable) < max(min_size, 2):
         return []
+    term_lists = [feedback_terms(texts[i]) for i in usable]
     if embeddings is not None:
         vectors = _unit_rows(np.asarray(embeddings, dtype=np.float32)[usable])
     else:
-        vectors = text_vectors([texts[i] for i in usable], seed=seed)
+        vectors = _term_vectors(term_lists, dimensions=SVD_DIMENSIONS, seed=seed)
     labels = cluster_vectors(vectors, min_size=min_size, max_topics=max_topics, seed=seed)
     groups: dict[int, list[int]] = {}
     for row, label in enumerate(labels):
         if label >= 0:
             groups.setdefault(int(label), []).append(row)
     ordered = sorted(groups.values(), key=lambda rows: (-len(rows), rows[0]))[:max_topics]
-    phrases = topic_phrases([[texts[usable[row]] for row in rows] for rows in ordered])
+    phrases = _distinctive_phrases([[term_lists[row] for row in rows] for rows in ordered], PHRASES_PER_TOPIC)
     topics = []
     for number, (rows, names) in enumerate(zip(ordered, phrases, strict=True), start=1):
         centre = vectors[rows].mean(axis=0)
@@ -249,56 +257,35 @@ def _has_content(text: object) -> bool:
 
 
 def cluster_vectors(vectors: np.ndarray, *, min_size: int, max_topics: int, seed: int = 0) -> np.ndarray:
-    """A theme label per row (−1 = fits no theme): k-means over-split, similar centres merged, outliers and
-    themes smaller than ``min_size`` dropped. ``vectors`` are unit-length rows."""
+    """A theme label per row, −1 for rows that fit no theme: k-means with ``max_topics`` clusters (fewer
+    when there are not ``min_size`` rows per cluster), then outliers and themes smaller than ``min_size``
+    dropped. ``vectors`` are unit-length rows."""
     from sklearn.cluster import KMeans, MiniBatchKMeans
+    from threadpoolctl import threadpool_limits
 
     count = len(vectors)
-    clusters = max(1, min(round(max_topics * OVERSPLIT), count // min_size))
+    clusters = max(1, min(max_topics, count // min_size))
     if clusters == 1:
         labels = np.zeros(count, dtype=int)
-    elif count > 20_000:
-        labels = MiniBatchKMeans(clusters, random_state=seed, n_init=3, batch_size=4096).fit_predict(vectors)
     else:
-        labels = KMeans(clusters, random_state=seed, n_init=2).fit_predict(vectors)
-    labels = _merge_similar(vectors, labels)
+        with threadpool_limits(1, user_api="blas"):
+            if count > 50_000:
+                model = MiniBatchKMeans(clusters, random_state=seed, n_init=3, batch_size=4096)
+            else:
+                model = KMeans(clusters, random_state=seed, n_init=2)
+            labels = model.fit_predict(vectors)
     labels = _drop_outliers(vectors, labels)
     sizes = Counter(labels.tolist())
     return np.array([label if label >= 0 and sizes[label] >= min_size else -1 for label in labels])
 
 
-def _centres(vectors: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
-    centres = {}
-    for label in np.unique(labels):
-        if label >= 0:
-            centre = vectors[labels == label].mean(axis=0)
-            centres[int(label)] = centre / (np.linalg.norm(centre) or 1.0)
-    return centres
-
-
-def _merge_similar(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Merge clusters whose centres have cosine ≥ MERGE_SIMILARITY (repeatedly, most similar first)."""
-    labels = labels.copy()
-    while True:
-        centres = _centres(vectors, labels)
-        if len(centres) < 2:
-            return labels
-        ids = list(centres)
-        matrix = np.stack([centres[i] for i in ids])
-        similarity = matrix @ matrix.T
-        np.fill_diagonal(similarity, -1.0)
-        first, second = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
-        if similarity[first, second] < MERGE_SIMILARITY:
-            return labels
-        labels[labels == ids[second]] = ids[first]
-
-
 def _drop_outliers(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Label −1 the members far below their cluster's typical similarity to its centre."""
+    """Label −1 the members far below their cluster's typical similarity to its centre (median − k·MAD)."""
     labels = labels.copy()
-    for label, centre in _centres(vectors, labels).items():
+    for label in np.unique(labels):
         rows = np.flatnonzero(labels == label)
-        similarity = vectors[rows] @ centre
+        centre = vectors[rows].mean(axis=0)
+        similarity = vectors[rows] @ (centre / (np.linalg.norm(centre) or 1.0))
         median = float(np.median(similarity))
         spread = 1.4826 * float(np.median(np.abs(similarity - median))) or 1e-6
         labels[rows[similarity < median - OUTLIER_DEVIATIONS * spread]] = -1
@@ -308,10 +295,15 @@ def _drop_outliers(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
 def topic_phrases(groups: Sequence[Sequence[str]], *, top: int = PHRASES_PER_TOPIC) -> list[list[str]]:
     """The most distinctive key phrases of each group of texts (class-based TF-IDF, as in BERTopic).
 
-    A phrase scores by how often the group's texts use it against how common it is across all groups; a
-    word already covered by a chosen word pair (包装 in 包装破损) is skipped.
+    A phrase scores by the share of the group's texts using it, weighted by how rare it is across all
+    groups. A word pair replaces its chosen word when at least half the word's uses are in the pair
+    (包装 → 包装破损); other overlapping phrases are skipped.
     """
-    counts = [Counter(term for text in group for term in set(feedback_terms(text))) for group in groups]
+    return _distinctive_phrases([[feedback_terms(text) for text in group] for group in groups], top)
+
+
+def _distinctive_phrases(groups: Sequence[Sequence[list[str]]], top: int) -> list[list[str]]:
+    counts = [Counter(term for terms in group for term in set(terms)) for group in groups]
     total: Counter[str] = Counter()
     for group_counts in counts:
         total.update(group_counts)
@@ -320,21 +312,18 @@ def topic_phrases(groups: Sequence[Sequence[str]], *, top: int = PHRASES_PER_TOP
     for group, group_counts in zip(groups, counts, strict=True):
         size = max(1, len(group))
         scored = sorted(
-            (
-                (-(n / size) * np.log(1 + average / total[term]), term)
-                for term, n in group_counts.items()
-                if n >= 2 or size < 4
-                if _is_nameworthy(term)
-            ),
+            (-(n / size) * float(np.log(1 + average / total[term])), term)
+            for term, n in group_counts.items()
+            if (n >= 2 or size < 4) and _is_nameworthy(term)
         )
         chosen: list[str] = []
         for _, term in scored:
-            if any(term in other or other in term for other in chosen):
-                continue
-            chosen.append(term)
-            if len(chosen) == top:
-                break
-        named.append(chosen)
+            inside = [k for k, other in enumerate(chosen) if other in term]
+            if len(inside) == 1 and group_counts[term] * 2 >= group_counts[chosen[inside[0]]]:
+                chosen[inside[0]] = term  # the pair says more than its word alone (包装 → 包装破损)
+            elif not any(term in other or other in term for other in chosen) and len(chosen) < top:
+                chosen.append(term)
+        named.append(list(dict.fromkeys(chosen)))
     return named
 
 
@@ -369,7 +358,7 @@ def duplicate_key(text: object) -> str:
 
 
 def near_duplicates(
-    texts: list[str], *, threshold: float = 0.8, embeddings: np.ndarray | None = None
+    texts: list[str], *, threshold: float = DUPLICATE_THRESHOLD, embeddings: np.ndarray | None = None
 ) -> list[DuplicateGroup]:
     """Groups of two or more texts that say the same thing, largest first.
 
@@ -465,18 +454,18 @@ def _shingles(keys: Sequence[str]) -> sparse.csr_matrix:
 def minhash_signatures(shingles: sparse.csr_matrix, *, hashes: int, seed: int = 0) -> np.ndarray:
     """MinHash signature (rows × ``hashes``) of each row's set of shingle ids; empty rows get max values."""
     rng = np.random.default_rng(seed)
-    # (a·x + b) mod p with x < 2^24, a < 2^32 and b < 2^61 stays below 2^63: no overflow in uint64.
-    multipliers = rng.integers(1, 1 << 32, size=hashes, dtype=np.uint64)
-    offsets = rng.integers(0, _HASH_PRIME, size=hashes, dtype=np.uint64)
+    # Multiply-shift hashing: (a·x + b) mod 2^64 (numpy wraps), top 32 bits; a odd, so it permutes well.
+    multipliers = rng.integers(0, np.iinfo(np.uint64).max, size=hashes, dtype=np.uint64) | np.uint64(1)
+    offsets = rng.integers(0, np.iinfo(np.uint64).max, size=hashes, dtype=np.uint64)
     ids = shingles.indices.astype(np.uint64)
     filled = np.diff(shingles.indptr) > 0
     signatures = np.full((shingles.shape[0], hashes), np.iinfo(np.uint64).max, dtype=np.uint64)
     if not len(ids):
         return signatures
     starts = shingles.indptr[:-1][filled]
-    prime = np.uint64(_HASH_PRIME)
+    shift = np.uint64(32)
     for column in range(hashes):
-        values = (ids * multipliers[column] + offsets[column]) % prime
+        values = (ids * multipliers[column] + offsets[column]) >> shift
         signatures[filled, column] = np.minimum.reduceat(values, starts)
     return signatures
 

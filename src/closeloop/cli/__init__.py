@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "closeloop.cli.feedback",
     "closeloop.cli.analysis",
     "closeloop.cli.jobs",
+    "closeloop.cli.topics",
     "closeloop.cli.model",
 )
 

@@ -267,8 +267,14 @@ def _open_csv(path: Path, encoding: str | None) -> RowSource:
         raise
     columns = header_names(header, letters=False)
     return RowSource(
-        path, "csv", chosen, columns, _csv_rows(reader, columns, header_row),
-        position=raw.tell, total=path.stat().st_size, close=text.close,
+        path,
+        "csv",
+        chosen,
+        columns,
+        _csv_rows(reader, columns, header_row),
+        position=raw.tell,
+        total=path.stat().st_size,
+        close=text.close,
     )
 
 
@@ -342,7 +348,8 @@ def _csv_rows(reader: Any, columns: list[str], header_row: int) -> Iterator[Sour
                 if count > width:
                     if "".join(fields[width:]).strip():
                         yield SourceRow(
-                            row_number, dict(zip(columns, fields, strict=False)),
+                            row_number,
+                            dict(zip(columns, fields, strict=False)),
                             f"row has {count} fields but the header has {width} "
                             "(an unquoted delimiter in a value?)",
                         )
@@ -412,12 +419,28 @@ def _open_json(path: Path, encoding: str | None) -> RowSource:
         raw.close()
         for row in document:
             _add_columns(row, columns, seen)
-        return RowSource(path, "jsonl", chosen, columns, iter(document), position=lambda: total, total=total,
-                         close=lambda: None)
+        return RowSource(
+            path,
+            "jsonl",
+            chosen,
+            columns,
+            iter(document),
+            position=lambda: total,
+            total=total,
+            close=lambda: None,
+        )
     for row in peeked:
         _add_columns(row, columns, seen)
-    return RowSource(path, "jsonl", chosen, columns, _json_line_rows(peeked, lines, columns, seen),
-                     position=raw.tell, total=total, close=text.close)
+    return RowSource(
+        path,
+        "jsonl",
+        chosen,
+        columns,
+        _json_line_rows(peeked, lines, columns, seen),
+        position=raw.tell,
+        total=total,
+        close=text.close,
+    )
 
 
 def _opens_document(sample_text: str) -> bool:
@@ -564,8 +587,9 @@ def check_xlsx_container(path: Path) -> None:
             "save it as .xlsx (without password) or CSV"
         )
     if not zipfile.is_zipfile(path):
-        raise FileFormatError(f"{path}: not an Excel .xlsx workbook (not a zip file); "
-                              "if it is a CSV, use --format csv")
+        raise FileFormatError(
+            f"{path}: not an Excel .xlsx workbook (not a zip file); if it is a CSV, use --format csv"
+        )
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
@@ -614,8 +638,16 @@ def _open_xlsx(path: Path, sheet: str | int | None) -> RowSource:
     def position() -> int:
         return total * state["row"] // expected_rows if expected_rows else 0
 
-    return RowSource(path, "xlsx", None, columns, _sheet_rows(rows, columns, state), position=position,
-                     total=total, close=workbook.close)
+    return RowSource(
+        path,
+        "xlsx",
+        None,
+        columns,
+        _sheet_rows(rows, columns, state),
+        position=position,
+        total=total,
+        close=workbook.close,
+    )
 
 
 def _pick_sheet(path: Path, workbook: Any, sheet: str | int | None) -> Any:
@@ -662,14 +694,21 @@ def _sheet_rows(
         if not _has_content(cells):
             continue
         values = dict(zip(columns, cells, strict=False))
-        for column in columns[len(cells):]:
+        for column in columns[len(cells) :]:
             values[column] = None
-        extra = [index for index in range(width, len(cells)) if cells[index] is not None
-                 and (not isinstance(cells[index], str) or cells[index].strip())]
+        extra = [
+            index
+            for index in range(width, len(cells))
+            if cells[index] is not None and (not isinstance(cells[index], str) or cells[index].strip())
+        ]
         if extra:
             letter = _column_letter(extra[0] + 1)
-            yield SourceRow(number, values, f"a value in column {letter}, right of the header's last column "
-                            f"({_column_letter(width)})", letter)
+            yield SourceRow(
+                number,
+                values,
+                f"a value in column {letter}, right of the header's last column ({_column_letter(width)})",
+                letter,
+            )
             continue
         yield SourceRow(number, values)
 

@@ -1,0 +1,108 @@
+"""Speed of `analyze`: model load time, items/s on short and long feedback (accurate, --fast, snownlp),
+and peak resident memory. Texts come from the development sets (speed only; labels are not read).
+
+    .venv/bin/python benchmarks/analyze_speed.py [--short 2000] [--long 300]
+
+Figures depend on what else runs on the machine; the load average is printed with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import resource
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+console = Console()
+
+
+def texts_from(path: Path) -> list[str]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [row["text"] for row in csv.DictReader(handle)]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rate(function, texts: list[str], batch: int) -> float:
+    started = time.perf_counter()
+    for start in range(0, len(texts), batch):
+        function(texts[start : start + batch])
+    return len(texts) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--short", type=int, default=2000, help="short reviews to time")
+    parser.add_argument("--long", type=int, default=300, help="long reviews (≥ 200 characters) to time")
+    args = parser.parse_args()
+    rng = random.Random(7)
+    short_zh = rng.sample(texts_from(DATA / "waimai_10k" / "dev.csv"), args.short)
+    short_en = texts_from(DATA / "uci_sentiment_labelled_sentences" / "dev.csv")[: args.short]
+    long_zh = [t for t in texts_from(DATA / "online_shopping_10_cats" / "dev.csv") if len(t) >= 200]
+    long_zh = rng.sample(long_zh, min(args.long, len(long_zh)))
+    console.print(
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; texts: short zh "
+        f"{len(short_zh)} (median {sorted(map(len, short_zh))[len(short_zh) // 2]} chars), short en "
+        f"{len(short_en)}, long zh {len(long_zh)} (median {sorted(map(len, long_zh))[len(long_zh) // 2]} "
+        "chars)",
+        highlight=False,
+    )
+
+    started = time.perf_counter()
+    from closeloop.analysis.engine import Engine
+
+    engine = Engine.load()
+    engine.analyze(["加载测试 warm-up", "warm-up"])  # loads e5, jieba and the detectors
+    load_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    fast_engine = Engine.load(fast=True)
+    fast_engine.analyze(["加载测试 warm-up"])
+    fast_load_seconds = time.perf_counter() - started
+
+    table = Table(title="items/s (full analyze: sentiment, complaint, categories, aspects)")
+    for column in ("texts", "accurate", "--fast", "accurate, sentiment only", "snownlp", "fast / snownlp"):
+        table.add_column(column, justify="left" if column == "texts" else "right")
+    from snownlp import SnowNLP
+
+    def snownlp(texts: list[str]) -> None:
+        for text in texts:
+            _ = SnowNLP(text).sentiments if text.strip() else 0.5
+
+    rss_after_closeloop = 0.0
+    for label, texts in (("short zh", short_zh), ("short en", short_en), ("long zh", long_zh)):
+        accurate_texts = texts[:500] if label != "long zh" else texts
+        accurate = rate(engine.analyze, accurate_texts, 64)
+        sentiment_only = rate(engine.score_sentiment, accurate_texts, 64)
+        fast = rate(fast_engine.analyze, texts, 2000)
+        rss_after_closeloop = peak_rss_mb()
+        baseline = rate(snownlp, texts[:1000], 1000) if label != "short en" else float("nan")
+        ratio = f"{fast / baseline:.0f}×" if baseline == baseline else "–"
+        table.add_row(
+            label,
+            f"{accurate:,.1f}",
+            f"{fast:,.0f}",
+            f"{sentiment_only:,.1f}",
+            f"{baseline:,.0f}" if baseline == baseline else "–",
+            ratio,
+        )
+    console.print(table)
+    console.print(
+        f"model load (accurate, incl. first call): {load_seconds:.2f} s; --fast: {fast_load_seconds:.2f} s; "
+        f"peak RSS after closeloop runs: {rss_after_closeloop:.0f} MB; at the end: {peak_rss_mb():.0f} MB",
+        highlight=False,
+    )
+
+
+if __name__ == "__main__":
+    main()
