@@ -195,10 +195,10 @@ def test_training_without_both_poles_is_refused(tmp_path: Path) -> None:
 
 def test_training_only_categories_keeps_shipped_sentiment(tmp_path: Path) -> None:
     pytest.importorskip("closeloop.analysis.categories")
-    texts = [f"航班{i}又晚点了，等了三个小时" for i in range(12)] + [f"座位{i}很舒服" for i in range(12)]
-    cells = ["Late Flight"] * 12 + [""] * 12
+    texts = [f"航班{i}又晚点了，等了三个小时" for i in range(20)] + [f"座位{i}很舒服" for i in range(20)]
+    cells = ["Late Flight"] * 20 + [""] * 20  # the category detector needs ≥ 15 examples
     report = train_model(texts, tmp_path / "m", category_labels=cells)
-    assert report.category_rows == 12
+    assert report.category_rows == 20
     trained = Engine.load(tmp_path / "m")
     manifest = read_manifest(tmp_path / "m")
     assert manifest["sentiment"].get("kind") != "stacked"

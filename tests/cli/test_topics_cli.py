@@ -19,13 +19,13 @@ PACKAGING = [
     "收到包装破损，玻璃壶碎了",
     "包装破损漏液，其他东西都弄脏了",
 ]
-WISHES = [  # suggestions no default category covers
-    "希望出一个深蓝色的款式",
-    "希望出一个墨绿色的款式",
-    "希望出一个浅粉色的款式",
-    "希望出一个奶白色的款式",
-    "希望出一个深灰色的款式",
-    "希望出一个橙红色的款式",
+GIFTS = [  # a theme no default category covers
+    "买给妈妈当生日礼物",
+    "送给女儿的生日礼物",
+    "生日礼物送老公",
+    "买来当生日礼物送朋友",
+    "给爸爸买的生日礼物",
+    "作为生日礼物送同事",
 ]
 DUPLICATES = [
     "客服一直不回复消息，等了三天",
@@ -51,8 +51,10 @@ def write_jsonl(path: Path, texts: list[str]) -> Path:
 
 
 def test_topics_json_over_all_texts(tmp_path):
-    source = write_csv(tmp_path / "feedback.csv", PACKAGING + WISHES)
-    result = runner.invoke(app, ["topics", str(source), "--all", "--min-size", "3", "--json"])
+    source = write_csv(tmp_path / "feedback.csv", PACKAGING + GIFTS)
+    result = runner.invoke(
+        app, ["topics", str(source), "--all", "--min-size", "3", "--max-topics", "2", "--json"]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["scope"] == "all" and report["rows"] == 12 and report["texts_clustered"] == 12
@@ -66,19 +68,19 @@ def test_topics_json_over_all_texts(tmp_path):
 
 
 def test_topics_default_to_feedback_no_category_covers(tmp_path):
-    source = write_csv(tmp_path / "feedback.csv", PACKAGING + WISHES)
+    source = write_csv(tmp_path / "feedback.csv", PACKAGING + GIFTS)
     result = runner.invoke(app, ["topics", str(source), "--min-size", "3", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["scope"] == "uncovered"
-    # Packaging complaints are covered by the taxonomy's packaging category; the colour wishes are not.
+    # Packaging complaints are covered by the taxonomy's packaging category; the gift mentions are not.
     assert report["texts_clustered"] < 12
     topic_rows = {row for topic in report["topics"] for row in topic["rows"]}
     assert topic_rows and topic_rows <= set(range(8, 14))
 
 
 def test_topics_table_reads_jsonl_with_a_named_column(tmp_path):
-    source = write_jsonl(tmp_path / "feedback.jsonl", PACKAGING + WISHES)
+    source = write_jsonl(tmp_path / "feedback.jsonl", PACKAGING + GIFTS)
     result = runner.invoke(
         app, ["topics", str(source), "--all", "--min-size", "3", "--text-column", "comment"]
     )
@@ -107,7 +109,7 @@ def test_missing_file_is_a_clear_error(tmp_path):
 
 
 def test_duplicates_json_groups_rewordings(tmp_path):
-    source = write_csv(tmp_path / "feedback.csv", [*DUPLICATES, *WISHES[:2], "物流很快"])
+    source = write_csv(tmp_path / "feedback.csv", [*DUPLICATES, *GIFTS[:2], "物流很快"])
     result = runner.invoke(app, ["duplicates", str(source), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)

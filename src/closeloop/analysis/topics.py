@@ -34,9 +34,11 @@ from closeloop.analysis.text import normalize_text
 TOPIC_MAX_CHARS = 400
 # Dimensions of the SVD-reduced TF-IDF vectors used when no embeddings are given.
 SVD_DIMENSIONS = 100
-# A text is left out of its theme when its similarity to the theme's centre is this many (robust) standard
-# deviations below the typical member, or below the floor: it fits no theme.
-OUTLIER_DEVIATIONS = 2.0
+# A text is left out of its theme (it fits no theme) when its similarity to the theme's centre is this many
+# robust standard deviations (1.4826 × median absolute deviation) below the median member's.
+OUTLIER_DEVIATIONS = 2.5
+# The spread is at least this, so tight little clusters do not shed members that fit them well.
+MIN_SPREAD = 0.05
 PHRASES_PER_TOPIC = 8
 EXAMPLES_PER_TOPIC = 5
 # A topic's language is the members' language when at least this share agrees; otherwise None (mixed).
@@ -44,6 +46,7 @@ LANGUAGE_AGREEMENT = 0.6
 
 # Near-duplicates: the default similarity threshold (best pairwise F1 on the benchmark's tuning half).
 DUPLICATE_THRESHOLD = 0.65
+DUPLICATE_MAX_CHARS = 2_000
 # MinHash signature length = bands × rows; a pair of texts whose n-gram sets have
 # Jaccard similarity s becomes a candidate with probability 1 - (1 - s^rows)^bands (≈0.4 → 50%).
 MINHASH_BANDS = 32
@@ -57,7 +60,7 @@ _SHINGLE_SPACE = 1 << 24
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _CLAUSE_SPLIT = re.compile(r"[^\w\s'’]+")
-_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_HAN_SPLIT = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
 _LATIN_WORD = re.compile(r"[a-z][a-z0-9]*(?:['’][a-z]+)?")
 _DUPLICATE_NOISE = re.compile(r"[^\w\u3400-\u9fff]+|_")
 
@@ -128,7 +131,7 @@ def feedback_terms(text: str) -> list[str]:
         if not clause:
             continue
         words: list[str] = []
-        for piece in re.split(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)", clause):
+        for piece in _HAN_SPLIT.split(clause):
             if not piece:
                 continue
             if _HAN.match(piece):
@@ -260,23 +263,28 @@ def cluster_vectors(vectors: np.ndarray, *, min_size: int, max_topics: int, seed
     """A theme label per row, −1 for rows that fit no theme: k-means with ``max_topics`` clusters (fewer
     when there are not ``min_size`` rows per cluster), then outliers and themes smaller than ``min_size``
     dropped. ``vectors`` are unit-length rows."""
-    from sklearn.cluster import KMeans, MiniBatchKMeans
     from threadpoolctl import threadpool_limits
 
     count = len(vectors)
-    clusters = max(1, min(max_topics, count // min_size))
-    if clusters == 1:
+    most = max(1, min(max_topics, count // min_size))
+    if most == 1:
         labels = np.zeros(count, dtype=int)
     else:
         with threadpool_limits(1, user_api="blas"):
-            if count > 50_000:
-                model = MiniBatchKMeans(clusters, random_state=seed, n_init=3, batch_size=4096)
-            else:
-                model = KMeans(clusters, random_state=seed, n_init=2)
-            labels = model.fit_predict(vectors)
+            labels = _kmeans(vectors, most, seed)
     labels = _drop_outliers(vectors, labels)
     sizes = Counter(labels.tolist())
     return np.array([label if label >= 0 and sizes[label] >= min_size else -1 for label in labels])
+
+
+def _kmeans(vectors: np.ndarray, clusters: int, seed: int) -> np.ndarray:
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
+    if len(vectors) > 50_000:
+        model = MiniBatchKMeans(clusters, random_state=seed, n_init=3, batch_size=4096)
+    else:
+        model = KMeans(clusters, random_state=seed, n_init=2)
+    return model.fit_predict(vectors)
 
 
 def _drop_outliers(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -287,7 +295,7 @@ def _drop_outliers(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
         centre = vectors[rows].mean(axis=0)
         similarity = vectors[rows] @ (centre / (np.linalg.norm(centre) or 1.0))
         median = float(np.median(similarity))
-        spread = 1.4826 * float(np.median(np.abs(similarity - median))) or 1e-6
+        spread = max(1.4826 * float(np.median(np.abs(similarity - median))), MIN_SPREAD)
         labels[rows[similarity < median - OUTLIER_DEVIATIONS * spread]] = -1
     return labels
 
@@ -353,8 +361,10 @@ def uncovered(texts: list[str], categories: list[list[str]]) -> list[int]:
 
 
 def duplicate_key(text: object) -> str:
-    """The text with case, width, whitespace, punctuation and emoji removed: equal keys = same words."""
-    return _DUPLICATE_NOISE.sub("", normalize_text(text).lower())
+    """The text with case, width, whitespace, punctuation and emoji removed: equal keys = same words.
+
+    Only the first DUPLICATE_MAX_CHARS characters count, which bounds the work on pasted documents."""
+    return _DUPLICATE_NOISE.sub("", normalize_text(text)[:DUPLICATE_MAX_CHARS].lower())
 
 
 def near_duplicates(
