@@ -149,7 +149,7 @@ def report_categories(
         )
 
 
-def report_product_types(taxonomy_path: Path | None = None) -> None:
+def report_product_types() -> None:
     """Train on online_shopping_10_cats product types (fit n rows, test on 3,000 others, seeds 0 and 1)."""
     if not SHOPPING.is_file():
         print(f"\nmissing {SHOPPING}; skipping the other-domain check")
@@ -163,18 +163,20 @@ def report_product_types(taxonomy_path: Path | None = None) -> None:
             shuffled = rows[:]
             random.Random(seed).shuffle(shuffled)
             train, test = shuffled[:size], shuffled[size : size + GENERAL_TEST_SIZE]
-            detector = CategoryDetector(load_taxonomy(taxonomy_path)).fit(
+            detector = CategoryDetector(load_taxonomy()).fit(
                 [row["text"] for row in train], [[row["category"]] for row in train]
             )
             product_types = {detector.taxonomy.resolve(row["category"]) for row in train}
-            tp = fp = fn = 0
+            counts = [0, 0, 0]  # true positives, false positives, false negatives
             for row, found in zip(test, detector.predict([row["text"] for row in test]), strict=True):
                 predicted = {category for category, _score in found} & product_types
                 gold = detector.taxonomy.resolve(row["category"])
-                tp, fp, fn = tp + (gold in predicted), fp + len(predicted - {gold}), fn + (gold not in predicted)
-            scores.append(2 * tp / (2 * tp + fp + fn))
-        print(f"  trained on {size:5d} rows: micro F1 {sum(scores) / len(scores):.3f} (seeds 0, 1: "
-              + ", ".join(f"{score:.3f}" for score in scores) + ")")
+                counts[0] += gold in predicted
+                counts[1] += len(predicted - {gold})
+                counts[2] += gold not in predicted
+            scores.append(2 * counts[0] / (2 * counts[0] + counts[1] + counts[2]))
+        seeds = ", ".join(f"{score:.3f}" for score in scores)
+        print(f"  trained on {size:5d} rows: micro F1 {sum(scores) / len(scores):.3f} (seeds 0, 1: {seeds})")
 
 
 def report_aspects(
@@ -251,7 +253,8 @@ def main() -> None:
         test_texts = [row["text"] for row in test_rows] * (1 if use_embeddings else 10)
         started = time.perf_counter()
         detector.predict(test_texts)
-        print(f"trained speed: {len(test_texts) / (time.perf_counter() - started):,.0f} texts/s (one process)")
+        speed = len(test_texts) / (time.perf_counter() - started)
+        print(f"trained speed: {speed:,.0f} texts/s (one process)")
     if options.general:
         report_product_types()
 

@@ -6,9 +6,18 @@ import csv
 import random
 from pathlib import Path
 
+import joblib
+import numpy as np
 import pytest
+from scipy import sparse
 
-from closeloop.analysis.categories import CategoryDetector
+from closeloop.analysis.categories import (
+    MODEL_FILE,
+    CategoryDetector,
+    fit_category_model,
+    log_count_ratios,
+    tuned_threshold,
+)
 from closeloop.analysis.taxonomy import load_taxonomy
 
 ZHIJIANG = Path(__file__).resolve().parents[3] / "shared" / "data" / "zhijiang2019_ecommerce_absa" / "dev.csv"
@@ -146,6 +155,46 @@ def test_fit_learns_user_categories_and_outputs_only_taxonomy_ids(tmp_path: Path
     )
 
 
+def test_log_count_ratios_favour_features_seen_in_the_category() -> None:
+    # columns: seen only in the category, only outside it, everywhere, never
+    features = sparse.csr_matrix(
+        np.array([[1.0, 0.0, 0.5, 0.0], [0.3, 0.0, 1.0, 0.0], [0.0, 1.0, 0.5, 0.0], [0.0, 0.2, 1.0, 0.0]])
+    )
+    ratios = log_count_ratios(features, np.array([1, 1, 0, 0]))
+    assert ratios[0] > 0 > ratios[1]
+    assert ratios[2] == pytest.approx(0.0) and ratios[3] == pytest.approx(0.0)
+    assert ratios[0] == pytest.approx(-ratios[1])
+
+
+def test_dense_embedding_columns_keep_weight_one() -> None:
+    features = sparse.csr_matrix(np.array([[1.0, 0.0, 0.4], [0.0, 1.0, -0.2]] * 10))
+    target = np.array([1, 0] * 10)
+    model = fit_category_model(features, target, dense_columns=1)
+    assert model.ratios[-1] == 1.0 and model.ratios[0] > 0
+    assert model.probabilities(features[:2]).tolist() == pytest.approx([1.0, 0.0], abs=0.2)
+
+
+def test_threshold_is_tuned_by_cross_validation_within_bounds() -> None:
+    rng = np.random.default_rng(0)
+    target = np.array([1] * 30 + [0] * 60)
+    signal = target + rng.normal(0, 0.6, len(target))
+    features = sparse.csr_matrix(np.column_stack([signal > 0.5, signal <= 0.5, rng.random(90) > 0.5]))
+    threshold = tuned_threshold(features.astype(float), target)
+    assert 0.2 <= threshold <= 0.8
+    # too few examples for three folds: keep the natural cut-off
+    assert tuned_threshold(features[:3].astype(float), np.array([1, 0, 0])) == 0.5
+
+
+def test_load_refuses_a_model_of_another_format(tmp_path: Path) -> None:
+    detector = CategoryDetector.default(load_taxonomy()).fit(TRAIN_TEXTS, training_labels())
+    detector.save(tmp_path)
+    state = joblib.load(tmp_path / MODEL_FILE)
+    state["format_version"] = 1
+    joblib.dump(state, tmp_path / MODEL_FILE)
+    with pytest.raises(ValueError, match="unsupported format"):
+        CategoryDetector.load(tmp_path)
+
+
 def test_fit_rejects_mismatched_lengths() -> None:
     with pytest.raises(ValueError, match="texts"):
         CategoryDetector.default(load_taxonomy()).fit(["a", "b"], [["price"]])
@@ -193,5 +242,5 @@ def test_training_on_one_half_beats_keywords_on_the_other() -> None:
         predicted = [category in row for category in COLUMNS.values() for row in found]
         return f1(gold, predicted)
 
-    assert micro_f1(trained) >= 0.85
+    assert micro_f1(trained) >= 0.88  # 0.914 when measured (see .notes/categories.md)
     assert micro_f1(trained) > micro_f1(keywords)

@@ -126,8 +126,8 @@ class SentimentEnsemble:
 class StackedSentiment:
     """A user's sentiment heads (e5 and char n-grams, fitted on their labels) stacked on the shipped model.
 
-    ``weights`` and ``fast_weights`` map "embedding", "char" and "base" to the factor each head's logits get;
-    they were chosen on out-of-fold predictions at training time.
+    ``weights`` and ``fast_weights`` map "embedding", "char" and "base" to the factor each head's logits get,
+    and "bias" to a polarity offset; they were fitted on out-of-fold predictions at training time.
     """
 
     classes: tuple[str, ...]
@@ -152,6 +152,8 @@ class StackedSentiment:
                 logits[rows] += weights["embedding"] * self.embedding.logits(batch.embeddings[rows])
             if weights.get("char"):
                 logits[rows] += weights["char"] * self.char.logits([batch.texts[i] for i in rows])
+        if weights.get("bias"):
+            logits += polarity_logits(np.full(n, weights["bias"]), self.classes)
         return logits, informed
 
     def score(self, batch: SentimentBatch) -> SentimentScores:

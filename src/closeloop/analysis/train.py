@@ -123,6 +123,22 @@ def choose_weights(parts: dict[str, np.ndarray], gold: np.ndarray) -> dict[str, 
     return chosen
 
 
+def fit_stacker(parts: dict[str, np.ndarray], gold: np.ndarray, n_classes: int) -> dict[str, float]:
+    """Weights for combining heads: with two classes a logistic regression on the heads' polarity logits
+    (continuous weights plus a ``bias`` that absorbs the user's class balance), else the grid search.
+    """
+    if n_classes != 2:
+        return choose_weights(parts, gold)
+    from sklearn.linear_model import LogisticRegression
+
+    names = sorted(parts)
+    polarity = np.column_stack([parts[name][:, 1] - parts[name][:, 0] for name in names])
+    stacker = LogisticRegression(C=1.0, max_iter=1000).fit(polarity, gold)
+    weights = {name: round(float(w), 4) for name, w in zip(names, stacker.coef_[0], strict=True)}
+    weights["bias"] = round(float(stacker.intercept_[0]), 4)
+    return weights
+
+
 def out_of_fold_logits(
     texts: list[str], embeddings: np.ndarray, labels: list[str], classes: tuple[str, ...], folds: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -163,8 +179,9 @@ def train_sentiment(
         base.logits(prepare_batch(texts, languages, fast=True))[0], base.classes, classes
     )
     gold = np.array([classes.index(label) for label in labels])
-    weights = choose_weights({"embedding": embedding_oof, "char": char_oof, "base": base_accurate}, gold)
-    fast_weights = choose_weights({"char": char_oof, "base": base_fast}, gold)
+    accurate_parts = {"embedding": embedding_oof, "char": char_oof, "base": base_accurate}
+    weights = fit_stacker(accurate_parts, gold, len(classes))
+    fast_weights = fit_stacker({"char": char_oof, "base": base_fast}, gold, len(classes))
     progress("fitting sentiment heads on all rows")
     EmbeddingSentiment.fit(batch.embeddings, labels, c=EMBEDDING_C).save(model_dir)
     CharNgramSentiment.fit(texts, labels, c=CHAR_C).save(model_dir)
