@@ -22,8 +22,14 @@ def free_port() -> int:
 
 def test_init_creates_the_sqlite_file_in_the_working_directory(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "CLOSELOOP_DATABASE_URL"}
-    done = subprocess.run([sys.executable, "-m", "closeloop", "init"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "closeloop", "init"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "closeloop.db").exists()
     engine = make_engine(f"sqlite:///{tmp_path / 'closeloop.db'}")
@@ -33,10 +39,18 @@ def test_init_creates_the_sqlite_file_in_the_working_directory(tmp_path):
 
 def test_serve_answers_healthz(tmp_path):
     port = free_port()
-    env = {**os.environ, "CLOSELOOP_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
-           "CLOSELOOP_ANALYSIS_IN_BACKGROUND": "false"}
-    server = subprocess.Popen([sys.executable, "-m", "closeloop", "serve", "--port", str(port)], cwd=tmp_path,
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "CLOSELOOP_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+        "CLOSELOOP_ANALYSIS_IN_BACKGROUND": "false",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "closeloop", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

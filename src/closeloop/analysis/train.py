@@ -210,8 +210,9 @@ def _copy_base_sentiment(base_dir: Path, model_dir: Path) -> dict[str, Any]:
     return read_manifest(base_dir)["sentiment"]
 
 
-def _model_hash(model_dir: Path) -> str:
-    digest = hashlib.sha256()
+def _model_hash(model_dir: Path, settings: dict[str, Any]) -> str:
+    """Hash of the model's files and of its settings (stacking weights live in the manifest)."""
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, ensure_ascii=False).encode())
     for path in sorted(p for p in model_dir.rglob("*") if p.is_file() and p.name != MANIFEST_NAME):
         digest.update(str(path.relative_to(model_dir)).encode())
         digest.update(path.read_bytes())
@@ -306,7 +307,7 @@ def train_model(
     elif (base_dir / "taxonomy.yaml").is_file():
         shutil.copy2(base_dir / "taxonomy.yaml", model_dir / "taxonomy.yaml")
 
-    report.version = f"user-{_model_hash(model_dir)}"
+    report.version = f"user-{_model_hash(model_dir, {'sentiment': sentiment_spec, 'trained': trained})}"
     manifest = {
         "format": 1,
         "kind": "user",
