@@ -130,11 +130,56 @@ def background_server(settings: Settings) -> Iterator[str]:
         yield base_url
 
 
+PASSWORD = "correct horse battery staple"
+
+
+def create_account(
+    db: sessionmaker[Session], role: str, *, email: str | None = None, team: str | None = None
+) -> str:
+    """A user of ``role`` with an API token carrying every permission of the role; returns the token."""
+    from closeloop.accounts.permissions import ROLE_PERMISSIONS
+    from closeloop.accounts.users import create_token, create_user
+
+    with db() as session:
+        user = create_user(
+            session,
+            email=email or f"{role}-{uuid.uuid4().hex[:6]}@example.com",
+            password=PASSWORD,
+            role=role,
+            team=team,
+        )
+        secret = create_token(session, user, name="tests", scopes=sorted(ROLE_PERMISSIONS[role])).secret
+        session.commit()
+    return secret
+
+
 @pytest.fixture
-def client(live_server: str) -> Iterator[httpx.Client]:
-    """Real HTTP requests over loopback to the live test server."""
-    with httpx.Client(base_url=live_server, timeout=30) as http:
-        yield http
+def admin_token(db: sessionmaker[Session]) -> str:
+    """An API token of a new admin user."""
+    return create_account(db, "admin")
+
+
+@pytest.fixture
+def client_as(live_server: str, db: sessionmaker[Session]) -> Iterator:
+    """``client_as(role)``: a real HTTP client signed in (by API token) as a new user of that role;
+    ``client_as(None)`` is anonymous."""
+    opened: list[httpx.Client] = []
+
+    def make(role: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {create_account(db, role)}"} if role else {}
+        http = httpx.Client(base_url=live_server, timeout=30, headers=headers)
+        opened.append(http)
+        return http
+
+    yield make
+    for http in opened:
+        http.close()
+
+
+@pytest.fixture
+def client(client_as) -> httpx.Client:
+    """Real HTTP requests over loopback to the live test server, as an admin."""
+    return client_as("admin")
 
 
 @pytest.fixture

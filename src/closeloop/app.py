@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from closeloop import __version__
-from closeloop.api import customers, feedback, health, labels, webhooks
+from closeloop.api import accounts, customers, feedback, health, labels, webhooks
+from closeloop.api.policy import SignInRequiredError, enforce_policy
 from closeloop.settings import Settings, get_settings
 from closeloop.store.session import engine_for, session_factory
-from closeloop.web import pages
+from closeloop.web import auth_pages, pages
 
 
 class BodySizeLimit:
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Self-hosted customer feedback management. 客户反馈管理：收集、分析、行动、回访。",
         lifespan=lifespan,
+        dependencies=[Depends(enforce_policy)],
     )
     app.state.settings = settings
     app.state.engine = engine_for(settings.database_url)
@@ -88,8 +91,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(customers.router)
     app.include_router(labels.router)
     app.include_router(webhooks.router)
+    app.include_router(accounts.router)
+    app.include_router(auth_pages.router)
     app.include_router(pages.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(SignInRequiredError)
+    async def sign_in_first(_request: Request, exc: SignInRequiredError) -> RedirectResponse:
+        return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
 
     @app.exception_handler(Exception)
     async def unhandled(_request: Request, exc: Exception) -> JSONResponse:

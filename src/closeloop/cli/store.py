@@ -67,15 +67,25 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line with the counts.")] = False,
 ) -> None:
     """Fill the store with realistic synthetic feedback in Chinese and English (re-running adds nothing)."""
-    from closeloop.demo.load import load_demo
+    from closeloop.demo.load import create_demo_accounts, load_demo
 
     initialise_database()
+    with store_session() as session:
+        accounts = create_demo_accounts(session)
     summary = load_demo(
         store_factory(), items=items, days=days, seed=get_settings().demo_seed if seed is None else seed
     )
+    summary["accounts"] = accounts
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False))
-    elif summary["already_loaded"]:
+        return
+    if accounts:
+        err_console.print("demo accounts (passwords are shown only now):")
+        for account in accounts:
+            err_console.print(
+                f"  {account['role']:<8} {account['email']:<22} {account['password']}", highlight=False
+            )
+    if summary["already_loaded"]:
         err_console.print("demo data is already loaded in this database; nothing to do")
     else:
         err_console.print(

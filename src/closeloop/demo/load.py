@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from closeloop.accounts.users import create_user
 from closeloop.collect.ingest import ChannelCache, validate_records, write_batch
 from closeloop.demo.generate import DemoCustomer, generate_demo
 from closeloop.settings import get_settings
-from closeloop.store.models import Consent, Customer, ImportRun
+from closeloop.store.models import Consent, Customer, ImportRun, User
 
 BATCH = 1_000
 
@@ -42,6 +44,26 @@ def _store_customers(session: Session, customers: list[DemoCustomer]) -> int:
         added += 1
     session.flush()
     return added
+
+
+DEMO_ACCOUNTS = (
+    ("admin@example.com", "admin", None),
+    ("analyst@example.com", "analyst", None),
+    ("agent@example.com", "agent", "logistics"),
+    ("viewer@example.com", "viewer", None),
+)
+
+
+def create_demo_accounts(session: Session) -> list[dict[str, str]]:
+    """One user per role with a fresh random password, only when the store has no users yet."""
+    if session.scalars(select(User)).first() is not None:
+        return []
+    accounts = []
+    for email, role, team in DEMO_ACCOUNTS:
+        password = secrets.token_urlsafe(9)
+        create_user(session, email=email, password=password, role=role, team=team, name=role)
+        accounts.append({"email": email, "role": role, "password": password})
+    return accounts
 
 
 def load_demo(factory: sessionmaker[Session], *, items: int, days: int, seed: int) -> dict[str, Any]:

@@ -25,6 +25,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "neutral": "中性",
         "negative": "负面",
         "complaint": "投诉",
+        "sign_in": "登录",
+        "sign_out": "退出",
+        "email": "邮箱",
+        "password": "密码",
     },
     "en": {
         "app_name": "closeloop feedback",
@@ -46,6 +50,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "neutral": "neutral",
         "negative": "negative",
         "complaint": "complaint",
+        "sign_in": "Sign in",
+        "sign_out": "Sign out",
+        "email": "E-mail",
+        "password": "Password",
     },
 }
 

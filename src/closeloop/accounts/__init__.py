@@ -1,0 +1,1 @@
+"""Accounts and roles: users, passwords, sessions, API tokens, permissions and the audit log."""

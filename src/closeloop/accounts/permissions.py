@@ -1,0 +1,45 @@
+"""What each role may do. API tokens carry scopes, which can only narrow their owner's role."""
+
+from __future__ import annotations
+
+from closeloop.store.models import Role
+
+PERMISSIONS: dict[str, str] = {
+    "feedback:read": "read feedback, its analysis and customers' segments",
+    "feedback:write": "submit feedback (API, imports)",
+    "labels:write": "correct the analysis of feedback",
+    "customers:read": "read customers and consent",
+    "customers:write": "create or update customers and record consent",
+    "users:admin": "manage users, roles and other people's tokens",
+    "audit:read": "read the audit log",
+    "tokens:self": "create, list and revoke one's own API tokens",
+}
+
+_READ = {"feedback:read", "customers:read", "tokens:self"}
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.admin.value: frozenset(PERMISSIONS),
+    Role.analyst.value: frozenset(_READ | {"feedback:write", "labels:write", "customers:write"}),
+    # Agents work cases of their own team (issue 7); until cases exist they read feedback and fix labels.
+    Role.agent.value: frozenset(_READ | {"labels:write"}),
+    Role.viewer.value: frozenset(_READ),
+}
+
+ROLES = tuple(ROLE_PERMISSIONS)
+
+
+def allowed(role: str, permission: str, scopes: frozenset[str] | None = None) -> bool:
+    """True when ``role`` has ``permission`` and, for a token, its ``scopes`` include it."""
+    if permission not in ROLE_PERMISSIONS.get(role, frozenset()):
+        return False
+    return scopes is None or permission in scopes
+
+
+def check_scopes(role: str, scopes: list[str]) -> list[str]:
+    """The scopes a token of a ``role`` user may carry; raises ValueError for unknown or excessive ones."""
+    unknown = sorted(set(scopes) - set(PERMISSIONS))
+    if unknown:
+        raise ValueError(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(PERMISSIONS)}")
+    excessive = sorted(set(scopes) - ROLE_PERMISSIONS[role])
+    if excessive:
+        raise ValueError(f"a {role} cannot grant {', '.join(excessive)}")
+    return sorted(set(scopes))

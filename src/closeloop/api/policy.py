@@ -1,0 +1,180 @@
+"""Who may call what: one rule per route, enforced for every request, denied when a route has no rule.
+
+The rule table is the single place to read the access policy. ``enforce_policy`` runs as a global
+dependency of the app; the role-matrix test walks the app's route table and fails for a route without
+a rule here.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.concurrency import run_in_threadpool
+
+from closeloop.accounts.permissions import allowed
+from closeloop.accounts.users import session_user, token_owner
+from closeloop.store.models import User
+
+PUBLIC = "public"
+SESSION_COOKIE = "closeloop_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# (method, path) -> permission, or PUBLIC. Webhooks are public here because each delivery is
+# authenticated by its HMAC signature instead.
+ROUTE_RULES: dict[tuple[str, str], str] = {
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/livez"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): PUBLIC,
+    ("POST", "/api/v1/webhooks/{source}"): PUBLIC,
+    ("GET", "/"): "feedback:read",
+    ("POST", "/api/v1/feedback"): "feedback:write",
+    ("POST", "/api/v1/feedback/batch"): "feedback:write",
+    ("GET", "/api/v1/feedback"): "feedback:read",
+    ("GET", "/api/v1/feedback/{item_id}"): "feedback:read",
+    ("POST", "/api/v1/feedback/{item_id}/labels"): "labels:write",
+    ("GET", "/api/v1/feedback/{item_id}/labels"): "feedback:read",
+    ("PUT", "/api/v1/customers/{external_id}"): "customers:write",
+    ("GET", "/api/v1/customers/{external_id}"): "customers:read",
+    ("POST", "/api/v1/customers/{external_id}/consents"): "customers:write",
+    ("GET", "/api/v1/me"): "tokens:self",
+    ("POST", "/api/v1/tokens"): "tokens:self",
+    ("GET", "/api/v1/tokens"): "tokens:self",
+    ("DELETE", "/api/v1/tokens/{token_id}"): "tokens:self",
+    ("GET", "/api/v1/users"): "users:admin",
+    ("POST", "/api/v1/users"): "users:admin",
+    ("PATCH", "/api/v1/users/{user_id}"): "users:admin",
+    ("GET", "/api/v1/audit"): "audit:read",
+}
+
+# Pages send a browser to the sign-in form instead of answering 401.
+PAGE_PATHS = frozenset({"/"})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a user, through a browser session or an API token (with its scopes)."""
+
+    user: User
+    scopes: frozenset[str] | None  # None for a browser session: the full role
+    via: str  # "session" or "token"
+
+    @property
+    def role(self) -> str:
+        return self.user.role
+
+    def can(self, permission: str) -> bool:
+        return allowed(self.user.role, permission, self.scopes)
+
+
+class SignInRequiredError(Exception):
+    """A page needs a signed-in user; the app turns this into a redirect to /login."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+def api_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """Every (method, path) the app serves through its routers: the table the role matrix walks."""
+    found = []
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.route, APIRoute):
+            found.extend((method, context.route.path) for method in sorted(context.route.methods or ()))
+    return found
+
+
+def rule_for(route: APIRoute, method: str) -> str | None:
+    return ROUTE_RULES.get((method, route.path))
+
+
+def _principal(request: Request, supplied_csrf: str | None) -> Principal | None:
+    """Resolve the caller from a bearer token or a session cookie (sessions must show their CSRF token
+    on unsafe methods, as a header or a ``csrf_token`` form field)."""
+    session = request.app.state.session_factory()
+    try:
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            found = token_owner(session, header[7:].strip())
+            if found is None:
+                raise HTTPException(
+                    status.HTTP_401_UNAUTHORIZED,
+                    "invalid, expired or revoked token",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            user, token = found
+            session.commit()  # keeps last_used_at
+            return Principal(user, frozenset(token.scopes or []), "token")
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            return None
+        found_session = session_user(session, cookie)
+        if found_session is None:
+            return None
+        user, csrf = found_session
+        if request.method not in SAFE_METHODS and not (
+            supplied_csrf and secrets.compare_digest(supplied_csrf, csrf)
+        ):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"missing or wrong CSRF token ({CSRF_HEADER} header)"
+            )
+        request.state.csrf_token = csrf
+        return Principal(user, None, "session")
+    finally:
+        session.close()
+
+
+async def _supplied_csrf(request: Request) -> str | None:
+    if request.method in SAFE_METHODS:
+        return None
+    header = request.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        value = (await request.form()).get("csrf_token")
+        return value if isinstance(value, str) else None
+    return None
+
+
+async def enforce_policy(request: Request) -> None:
+    """Global dependency: apply the route's rule (deny when it has none)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    rule = rule_for(route, request.method)
+    if rule is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "no access rule for this route")
+    request.state.principal = None
+    if rule == PUBLIC:
+        return
+    supplied = await _supplied_csrf(request)
+    principal = await run_in_threadpool(_principal, request, supplied)
+    request.state.principal = principal
+    if principal is None:
+        if route.path in PAGE_PATHS and request.method in SAFE_METHODS:
+            query = f"?{request.url.query}" if request.url.query else ""
+            raise SignInRequiredError(request.url.path + query)
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "sign in or send an API token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not principal.can(rule):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"your role ({principal.role}) or token lacks {rule}")
+
+
+def current_principal(request: Request) -> Principal:
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in or send an API token")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
