@@ -12,7 +12,7 @@ from sqlalchemy import select
 from closeloop.accounts import audit
 from closeloop.accounts.permissions import ROLE_PERMISSIONS
 from closeloop.accounts.users import AccountError, create_token, create_user, hash_password, revoke_token
-from closeloop.api.deps import SessionDep
+from closeloop.api.deps import RowId, SessionDep
 from closeloop.api.policy import PrincipalDep
 from closeloop.store.models import ApiToken, AuditEntry, User, utcnow
 
@@ -121,7 +121,7 @@ def list_tokens(principal: PrincipalDep, session: SessionDep) -> list[TokenOut]:
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke a token")
-def delete_token(token_id: int, principal: PrincipalDep, session: SessionDep, request: Request) -> None:
+def delete_token(token_id: RowId, principal: PrincipalDep, session: SessionDep, request: Request) -> None:
     token = session.get(ApiToken, token_id)
     if token is None or (token.user_id != principal.user.id and not principal.can("users:admin")):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no token {token_id}")
@@ -176,7 +176,7 @@ def add_user(body: UserIn, principal: PrincipalDep, session: SessionDep, request
     "/users/{user_id}", response_model=UserOut, summary="Change a user's role, team, status or password"
 )
 def change_user(
-    user_id: int, body: UserPatch, principal: PrincipalDep, session: SessionDep, request: Request
+    user_id: RowId, body: UserPatch, principal: PrincipalDep, session: SessionDep, request: Request
 ) -> UserOut:
     user = session.get(User, user_id)
     if user is None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from closeloop.api.deps import SessionDep, SettingsDep
+from closeloop.api.deps import RowId, SessionDep, SettingsDep
 from closeloop.api.errors import rejected_to_http
 from closeloop.api.schemas import FeedbackBatchIn, FeedbackIn, FeedbackOut, FeedbackPage, WriteResult
 from closeloop.collect.submit import RecordsRejectedError, submit_records
@@ -99,7 +99,7 @@ def list_feedback_items(
 
 
 @router.get("/{item_id}", response_model=FeedbackOut, summary="One feedback item with its latest analysis")
-def get_feedback_item(item_id: int, session: SessionDep) -> FeedbackOut:
+def get_feedback_item(item_id: RowId, session: SessionDep) -> FeedbackOut:
     item = get_feedback(session, item_id)
     if item is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no feedback item {item_id}")

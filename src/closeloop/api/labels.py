@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from closeloop.api.deps import SessionDep
+from closeloop.api.deps import RowId, SessionDep
 from closeloop.collect.labels import LabelError, add_labels, current_labels
 from closeloop.store.models import FeedbackItem, Label
 
@@ -57,7 +57,7 @@ def _labels(session: SessionDep, item_id: int) -> LabelsOut:
     status_code=status.HTTP_201_CREATED,
     summary="Correct the analysis of an item (stored as labels for retraining)",
 )
-def correct_analysis(item_id: int, body: LabelIn, session: SessionDep) -> LabelsOut:
+def correct_analysis(item_id: RowId, body: LabelIn, session: SessionDep) -> LabelsOut:
     item = session.get(FeedbackItem, item_id)
     if item is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no feedback item {item_id}")
@@ -78,7 +78,7 @@ def correct_analysis(item_id: int, body: LabelIn, session: SessionDep) -> Labels
 
 
 @router.get("/{item_id}/labels", response_model=LabelsOut, summary="The corrections of an item")
-def read_labels(item_id: int, session: SessionDep) -> LabelsOut:
+def read_labels(item_id: RowId, session: SessionDep) -> LabelsOut:
     if session.get(FeedbackItem, item_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no feedback item {item_id}")
     return _labels(session, item_id)
