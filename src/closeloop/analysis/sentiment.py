@@ -202,6 +202,56 @@ class CharNgramSentiment:
         return cls(idf, LinearHead.load(directory / "sentiment_char_head.npz"))
 
 
+WORD_NGRAM_FEATURES = 2**18
+
+
+@lru_cache(maxsize=1)
+def _word_vectorizer() -> object:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    # Word 1–2-grams catch English negation ("not good"); for Chinese a "word" is a run between punctuation.
+    return HashingVectorizer(
+        analyzer="word",
+        ngram_range=(1, 2),
+        token_pattern=r"(?u)\b\w+\b",
+        n_features=WORD_NGRAM_FEATURES,
+        alternate_sign=False,
+        norm=None,
+        dtype=np.float32,
+    )
+
+
+def student_ngram_counts(texts: Sequence[str]) -> object:
+    """Sparse counts of character 1–3-grams followed by word 1–2-grams (the student's features)."""
+    from scipy.sparse import hstack
+
+    words = _word_vectorizer().transform(list(texts))  # type: ignore[attr-defined]
+    return hstack([char_ngram_counts(texts), words], format="csr")
+
+
+@dataclass
+class StudentSentiment:
+    """A fast model distilled from the accurate one on a user's own feedback: char + word n-gram TF-IDF
+    and a linear head (fitted by ``closeloop.analysis.adapt``)."""
+
+    idf: np.ndarray
+    head: LinearHead
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        return self.head.logits(tfidf_rows(student_ngram_counts(texts), self.idf))
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(directory / "student_idf.npz", idf=self.idf.astype(np.float16))
+        self.head.save(directory / "student_head.npz")
+
+    @classmethod
+    def load(cls, directory: Path) -> StudentSentiment:
+        with np.load(directory / "student_idf.npz") as stored:
+            idf = stored["idf"].astype(np.float32)
+        return cls(idf, LinearHead.load(directory / "student_head.npz"))
+
+
 @dataclass
 class EmbeddingSentiment:
     """Sentiment from multilingual-e5-small embeddings: a linear head plus optional zero-shot anchors."""

@@ -19,6 +19,7 @@ from closeloop.analysis.sentiment import (
     VADER_LOGIT_SCALE,
     CharNgramSentiment,
     EmbeddingSentiment,
+    StudentSentiment,
     embed,
     emoji_polarity,
     polarity_logits,
@@ -31,6 +32,9 @@ from closeloop.analysis.sentiment import (
 from closeloop.analysis.text import clip_for_model, has_letters
 
 BASE_SUBDIR = "base"
+STUDENT_SUBDIR = "student"
+# Key of the fast-mode weights used for languages without weights of their own.
+ANY_LANGUAGE = "*"
 
 
 @dataclass
@@ -169,7 +173,45 @@ def base_to_classes(logits: np.ndarray, base_classes: Sequence[str], classes: Se
     return out
 
 
-SentimentModel = SentimentEnsemble | StackedSentiment
+@dataclass
+class AdaptedSentiment:
+    """A model whose fast mode was adapted to a user's unlabelled feedback (``closeloop model adapt``).
+
+    Accurate mode is exactly the base model. Fast mode adds a student distilled from the base's accurate
+    mode to the base's fast logits; ``fast_weights`` maps a language (or ``ANY_LANGUAGE``) to the factors
+    "student" and "base" and a polarity "bias", fitted on out-of-fold agreement with the teacher.
+    """
+
+    base: SentimentEnsemble | StackedSentiment
+    student: StudentSentiment
+    fast_weights: dict[str, dict[str, float]]
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.base.classes
+
+    def row_weights(self, languages: Sequence[str], name: str) -> np.ndarray:
+        """Per row, the fast weight ``name`` for that row's language."""
+        fallback = self.fast_weights[ANY_LANGUAGE]
+        return np.array([self.fast_weights.get(lang, fallback).get(name, 0.0) for lang in languages])
+
+    def logits(self, batch: SentimentBatch) -> tuple[np.ndarray, np.ndarray]:
+        base_logits, informed = self.base.logits(batch)
+        if batch.embeddings is not None:
+            return base_logits, informed
+        logits = self.row_weights(batch.languages, "base")[:, None] * base_logits
+        rows = np.flatnonzero(batch.with_letters)
+        if rows.size:
+            student = self.student.logits([batch.texts[i] for i in rows])
+            logits[rows] += self.row_weights([batch.languages[i] for i in rows], "student")[:, None] * student
+        logits += polarity_logits(self.row_weights(batch.languages, "bias"), self.classes)
+        return logits, informed | batch.with_letters
+
+    def score(self, batch: SentimentBatch) -> SentimentScores:
+        return finish(*self.logits(batch), self.classes)
+
+
+SentimentModel = SentimentEnsemble | StackedSentiment | AdaptedSentiment
 
 
 def ensemble_spec(ensemble: SentimentEnsemble) -> dict[str, Any]:
@@ -186,6 +228,15 @@ def ensemble_spec(ensemble: SentimentEnsemble) -> dict[str, Any]:
 
 def load_sentiment_model(model_dir: Path, spec: dict[str, Any]) -> SentimentModel:
     """The sentiment model described by a manifest's ``sentiment`` entry."""
+    if spec.get("kind") == "adapted":
+        return AdaptedSentiment(
+            base=load_sentiment_model(model_dir, spec["base"]),  # type: ignore[arg-type]
+            student=StudentSentiment.load(model_dir / STUDENT_SUBDIR),
+            fast_weights={
+                language: {k: float(v) for k, v in weights.items()}
+                for language, weights in spec["fast_weights"].items()
+            },
+        )
     if spec.get("kind") == "stacked":
         base_dir = model_dir / BASE_SUBDIR
         return StackedSentiment(
