@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "closeloop.cli.topics",
     "closeloop.cli.model",
     "closeloop.cli.accounts",
+    "closeloop.cli.adapt",
 )
 
 

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from closeloop.cli.common import err_console, fail
+from closeloop.cli.common import err_console, fail, progress_bar
 
 # Columns ``analyze`` appends, in this order (the contract of the command).
 RESULT_COLUMNS = (
@@ -138,23 +137,12 @@ def _load_engine(model: Path | None, fast: bool) -> Any:
         fail(f"cannot load model {model}: {exc}")
 
 
-def _progress(label: str) -> Progress:
-    return Progress(
-        TextColumn(f"[bold]{label}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=not err_console.is_terminal,
-    )
-
-
 def analyze_table(engine: Any, table: FeedbackTable, text_column: str, label: str = "analyzing") -> list[Any]:
     """Engine results for every row, in order, with a progress bar; read problems go into ``error``."""
     texts = table.column(text_column)
     results: list[Any] = []
     step = FAST_BATCH_ROWS if engine.fast else BATCH_ROWS
-    with _progress(label) as progress:
+    with progress_bar(label) as progress:
         task = progress.add_task(label, total=len(texts))
         for start in range(0, len(texts), step):
             results.extend(engine.analyze(texts[start : start + step]))

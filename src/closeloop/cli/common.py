@@ -7,6 +7,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.orm import Session, sessionmaker
 
 from closeloop.settings import get_settings
@@ -29,3 +30,16 @@ def store_factory() -> sessionmaker[Session]:
 def store_session() -> AbstractContextManager[Session]:
     """A committing session on the configured database."""
     return session_scope(engine_for(get_settings().database_url))
+
+
+def progress_bar(label: str, *, transient: bool = False) -> Progress:
+    """A counted progress bar on stderr (hidden when stderr is not a terminal)."""
+    return Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=not err_console.is_terminal,
+        transient=transient,
+    )

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import func, select
 
-from closeloop.cli.common import err_console, store_factory
+from closeloop.cli.common import err_console, progress_bar, store_factory
 from closeloop.store.models import Analysis, FeedbackItem
 
 
@@ -56,14 +55,7 @@ def reanalyze(
             )
             or 0
         )
-    progress = Progress(
-        TextColumn(f"[bold]analysing with {engine.version}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-    )
-    with progress:
+    with progress_bar(f"analysing with {engine.version}") as progress:
         task = progress.add_task("reanalyze", total=total, completed=done)
         count = reanalyse(factory, engine, progress=lambda n: progress.advance(task, n))
     err_console.print(f"analysed {count} items with model {engine.version}")

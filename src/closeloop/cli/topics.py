@@ -10,11 +10,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from closeloop.analysis.topics import DUPLICATE_THRESHOLD
-from closeloop.cli.common import err_console, fail
+from closeloop.cli.common import err_console, fail, progress_bar
 
 EMBED_BATCH = 64
 EXAMPLE_CHARS = 80  # example texts are cut to this length in the table
@@ -47,7 +46,7 @@ def read_texts(path: Path, text_column: str) -> FeedbackTexts:
     rows: list[int] = []
     unreadable = 0
     try:
-        with open_rows(path) as source, _progress("reading / 读取") as progress:
+        with open_rows(path) as source, progress_bar("reading / 读取", transient=True) as progress:
             task = progress.add_task("reading", total=source.progress()[1])
             checked = False
             for row in source:
@@ -79,18 +78,6 @@ def _require_column(path: Path, name: str, columns: Sequence[str]) -> None:
         )
 
 
-def _progress(label: str) -> Progress:
-    return Progress(
-        TextColumn(f"[bold]{label}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=not err_console.is_terminal,
-        transient=True,
-    )
-
-
 def embed_texts(texts: Sequence[str]) -> Any:
     """e5 embeddings of ``texts`` in batches, with a progress bar (about 50–70 short texts/s on 2 cores)."""
     import numpy as np
@@ -98,7 +85,7 @@ def embed_texts(texts: Sequence[str]) -> Any:
     from closeloop.analysis.categories import embed_feedback
 
     parts = []
-    with _progress("embedding / 向量化") as progress:
+    with progress_bar("embedding / 向量化", transient=True) as progress:
         task = progress.add_task("embedding", total=len(texts))
         for start in range(0, len(texts), EMBED_BATCH):
             parts.append(embed_feedback(list(texts[start : start + EMBED_BATCH])))

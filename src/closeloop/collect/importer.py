@@ -10,8 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from closeloop.collect.ingest import ChannelCache, validate_records, write_batch
 from closeloop.collect.plugins import connector_for
 from closeloop.collect.records import MAPPABLE_FIELDS, FeedbackRecord, FieldError, record_from_fields
 from closeloop.store.models import ImportRun
+from closeloop.store.session import transaction
 
 ProgressCallback = Callable[[int, int, int], None]  # (bytes done, bytes total, rows seen)
 
@@ -96,19 +96,6 @@ def default_rejects_path(path: Path) -> Path:
     return path.with_name(path.name + ".rejects.csv")
 
 
-@contextmanager
-def _transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    session = factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
 def parse_map_options(options: list[str]) -> dict[str, str]:
     """``["text=评论内容", "rating=评分"]`` → ``{"text": "评论内容", "rating": "评分"}``."""
     mapping: dict[str, str] = {}
@@ -143,7 +130,7 @@ def import_file(
     except ValueError as exc:
         raise FileFormatError(str(exc)) from None
     kind = kind or connector.kind
-    with _transaction(factory) as session:
+    with transaction(factory) as session:
         channels = ChannelCache(session)
         channels.defaults(channel)
         run = ImportRun(source=str(path), channel=channel)
@@ -190,7 +177,7 @@ def import_file(
         summary.rejected = rejects.count
         summary.rejects_file = str(rejects.path) if rejects.count else None
         summary.seconds = time.perf_counter() - started
-        with _transaction(factory) as session:
+        with transaction(factory) as session:
             stored = session.get(ImportRun, run.id)
             if stored is not None:
                 stored.status = status
@@ -242,7 +229,7 @@ def _flush(
             rejects.add(row_number, error.field, error.message, values)
         batch = [record for position, record in enumerate(batch) if position not in refused]
     try:
-        with _transaction(factory) as session:
+        with transaction(factory) as session:
             result = write_batch(session, batch, channels=channels, import_run_id=run_id)
             run = session.get(ImportRun, run_id)
             assert run is not None
