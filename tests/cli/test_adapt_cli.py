@@ -16,6 +16,7 @@ from closeloop.analysis.engine import DEFAULT_MODEL_DIR, read_manifest
 from closeloop.cli import app
 
 runner = CliRunner()
+ADAPT = ["model", "adapt"]
 GOOD = ["送餐很快", "味道很好", "分量很足", "包装很用心", "下次还点"]
 BAD = ["送得太慢", "饭都凉了", "味道很差", "分量太少", "再也不点了"]
 
@@ -29,7 +30,7 @@ def feedback_rows() -> list[dict[str, str]]:
 
 def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["id", "comment"], lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     path.write_text(buffer.getvalue(), encoding="utf-8")
@@ -64,7 +65,17 @@ def test_adapt_jsonl_then_analyze_fast_with_the_model(tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
     result = runner.invoke(
         app,
-        ["analyze", str(sample), "--text-column", "comment", "--model", str(model_dir), "--fast", "-o", str(out)],
+        [
+            "analyze",
+            str(sample),
+            "--text-column",
+            "comment",
+            "--model",
+            str(model_dir),
+            "--fast",
+            "-o",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
@@ -75,11 +86,8 @@ def test_adapt_jsonl_then_analyze_fast_with_the_model(tmp_path: Path) -> None:
 def test_max_texts_caps_the_sample(tmp_path: Path) -> None:
     feedback = write_csv(tmp_path / "feedback.csv", feedback_rows())
     model_dir = tmp_path / "adapted"
-    result = runner.invoke(
-        app,
-        ["model", "adapt", str(feedback), "--model-dir", str(model_dir), "--text-column", "comment"]
-        + ["--max-texts", "25", "--model", str(DEFAULT_MODEL_DIR)],
-    )
+    options = ["--text-column", "comment", "--max-texts", "25", "--model", str(DEFAULT_MODEL_DIR)]
+    result = runner.invoke(app, [*ADAPT, str(feedback), "--model-dir", str(model_dir), *options])
     assert result.exit_code == 0, result.output
     assert read_manifest(model_dir)["adapted"]["texts"] == 25
 
@@ -106,12 +114,10 @@ def test_bad_input_gives_a_clear_error(tmp_path: Path, content: str, extra: list
 
 
 def test_missing_file_and_missing_base_model(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["model", "adapt", str(tmp_path / "nope.csv"), "--model-dir", str(tmp_path / "m")])
+    result = runner.invoke(app, [*ADAPT, str(tmp_path / "nope.csv"), "--model-dir", str(tmp_path / "m")])
     assert result.exit_code == 2 and "no such file" in result.output
-    feedback = write_csv(tmp_path / "feedback.csv", feedback_rows())
-    result = runner.invoke(
-        app,
-        ["model", "adapt", str(feedback), "--model-dir", str(tmp_path / "m"), "--text-column", "comment"]
-        + ["--model", str(tmp_path / "no-model")],
-    )
+    rows = [{"id": row["id"], "text": row["comment"]} for row in feedback_rows()]
+    feedback = write_csv(tmp_path / "feedback.csv", rows)
+    options = ["--model-dir", str(tmp_path / "m"), "--model", str(tmp_path / "no-model")]
+    result = runner.invoke(app, [*ADAPT, str(feedback), *options])
     assert result.exit_code == 2 and "not a closeloop model directory" in " ".join(result.output.split())

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from closeloop.analysis.engine import AnalysisResult, Engine
@@ -66,38 +66,47 @@ def ensure_model_version(session: Session, engine: Engine) -> None:
 
 
 def analyse_items(factory: sessionmaker[Session], item_ids: Sequence[int], engine: Engine) -> int:
-    """Analyse the given items with ``engine``, skipping those it already analysed; returns how many."""
+    """Analyse the given items with ``engine``, skipping those it already analysed; returns how many.
+
+    The slow part (the model) runs between two short transactions, never inside one.
+    """
     done = 0
     for start in range(0, len(item_ids), BATCH):
         chunk = list(item_ids[start : start + BATCH])
         with factory() as session:
-            ensure_model_version(session, engine)
-            analysed = set(
-                session.scalars(
-                    select(Analysis.feedback_id).where(
-                        Analysis.feedback_id.in_(chunk), Analysis.model_version == engine.version
-                    )
-                )
-            )
             rows = session.execute(
                 select(FeedbackItem.id, FeedbackItem.text).where(
-                    FeedbackItem.id.in_([i for i in chunk if i not in analysed])
+                    FeedbackItem.id.in_(chunk), FeedbackItem.id.not_in(_analysed_by(engine.version, chunk))
                 )
             ).all()
-            if not rows:
-                session.commit()
-                continue
-            results = engine.analyze([text for _, text in rows])
-            for (item_id, _), result in zip(rows, results, strict=True):
-                session.add(_analysis_row(item_id, engine.version, result))
-            # Fill the item's language when the source did not say (raw fields otherwise stay untouched).
-            for (item_id, _), result in zip(rows, results, strict=True):
-                item = session.get(FeedbackItem, item_id)
-                if item is not None and item.language is None and result.language:
-                    item.language = result.language
             session.commit()
-            done += len(rows)
+        if not rows:
+            continue
+        results = engine.analyze([text for _, text in rows])
+        with factory() as session:
+            ensure_model_version(session, engine)
+            # Another worker may have analysed some of these meanwhile: write only what is still missing.
+            already = set(session.scalars(_analysed_by(engine.version, [item_id for item_id, _ in rows])))
+            for (item_id, _), result in zip(rows, results, strict=True):
+                if item_id in already:
+                    continue
+                session.add(_analysis_row(item_id, engine.version, result))
+                # Fill the item's language when the source did not say (raw fields otherwise stay untouched).
+                if result.language:
+                    session.execute(
+                        update(FeedbackItem)
+                        .where(FeedbackItem.id == item_id, FeedbackItem.language.is_(None))
+                        .values(language=result.language)
+                    )
+                done += 1
+            session.commit()
     return done
+
+
+def _analysed_by(version: str, item_ids: Sequence[int]) -> Select:
+    return select(Analysis.feedback_id).where(
+        Analysis.feedback_id.in_(item_ids), Analysis.model_version == version
+    )
 
 
 @on(FEEDBACK_CREATED)

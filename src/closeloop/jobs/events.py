@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from closeloop.store.models import Event
+from closeloop.store.models import Event, utcnow
 
 log = logging.getLogger("closeloop.jobs")
 
@@ -37,33 +37,59 @@ def handlers_for(event_type: str) -> list[Handler]:
     return list(_handlers.get(event_type, []))
 
 
-def _claim(session: Session, limit: int) -> list[Event]:
-    stmt = (
-        select(Event)
-        .where(Event.processed_at.is_(None), Event.attempts < MAX_ATTEMPTS)
-        .order_by(Event.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    return list(session.scalars(stmt))
+LEASE = timedelta(minutes=10)
 
 
-def process_pending(factory: sessionmaker[Session], *, limit: int = 20) -> int:
-    """Run the handlers of up to ``limit`` pending events; returns how many were handled."""
-    handled = 0
+def _claim(factory: sessionmaker[Session], limit: int, now: datetime) -> list[Event]:
+    """Lease up to ``limit`` pending events to this worker (a short transaction of its own)."""
     with factory() as session:
-        events = _claim(session, limit)
+        stmt = (
+            select(Event)
+            .where(
+                Event.processed_at.is_(None),
+                Event.attempts < MAX_ATTEMPTS,
+                or_(Event.claimed_until.is_(None), Event.claimed_until < now),
+            )
+            .order_by(Event.id)
+            .limit(limit)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        events = list(session.scalars(stmt))
         for event in events:
-            try:
-                for handler in handlers_for(event.type):
-                    handler(factory, event)
-            except Exception as exc:  # a failing handler must not stop the others; it is retried
-                log.exception("event %s (%s) failed", event.id, event.type)
-                event.attempts += 1
-                event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            else:
-                event.processed_at = datetime.now(UTC)
-                handled += 1
+            event.claimed_until = now + LEASE
         session.commit()
+    return events
+
+
+def _finish(factory: sessionmaker[Session], event_id: int, error: Exception | None) -> None:
+    with factory() as session:
+        event = session.get(Event, event_id)
+        if event is None:
+            return
+        event.claimed_until = None
+        if error is None:
+            event.processed_at = utcnow()
+        else:
+            event.attempts += 1
+            event.last_error = f"{type(error).__name__}: {error}"[:2000]
+        session.commit()
+
+
+def process_pending(factory: sessionmaker[Session], *, limit: int = 20, now: datetime | None = None) -> int:
+    """Run the handlers of up to ``limit`` pending events; returns how many succeeded.
+
+    Handlers run outside any transaction of the dispatcher and open their own sessions.
+    """
+    handled = 0
+    for event in _claim(factory, limit, now or utcnow()):
+        try:
+            for handler in handlers_for(event.type):
+                handler(factory, event)
+        except Exception as exc:  # a failing handler must not stop the others; it is retried
+            log.exception("event %s (%s) failed", event.id, event.type)
+            _finish(factory, event.id, exc)
+        else:
+            _finish(factory, event.id, None)
+            handled += 1
     return handled

@@ -298,6 +298,9 @@ class Event(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column()
+    # A worker's lease on the event: while it runs, others leave it; if the worker dies, the lease
+    # expires and another worker takes the event up again.
+    claimed_until: Mapped[datetime | None] = mapped_column()
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
 
