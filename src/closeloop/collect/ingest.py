@@ -173,9 +173,11 @@ _SQLITE_ROWS_PER_STATEMENT = 500  # 19 columns × 500 rows stays under SQLite's 
 
 def _sqlite_time(value: datetime | None) -> str | None:
     # The text form SQLAlchemy's SQLite DateTime type stores (naive UTC), so reads and comparisons agree.
-    return (
-        None if value is None else value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-    )
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _insert_items_sqlite(session: Session, rows: list[dict[str, Any]]) -> list[int]:
@@ -185,12 +187,8 @@ def _insert_items_sqlite(session: Session, rows: list[dict[str, Any]]) -> list[i
     one hot table while writing exactly what it would write.
     """
     columns = list(rows[0])
-    converters = {
-        "created_at": _sqlite_time,
-        "received_at": _sqlite_time,
-        "metadata": lambda v: json.dumps(v, ensure_ascii=False),
-    }
-    convert = [converters.get(name) for name in columns]
+    times = [columns.index("created_at"), columns.index("received_at")]
+    meta = columns.index("metadata")
     head = f"INSERT INTO feedback_items ({', '.join(columns)}) VALUES "
     one = "(" + ", ".join("?" * len(columns)) + ")"
     tail = " ON CONFLICT (channel, dedupe_key) DO NOTHING RETURNING id"
@@ -199,9 +197,11 @@ def _insert_items_sqlite(session: Session, rows: list[dict[str, Any]]) -> list[i
     for chunk in _chunks(rows, _SQLITE_ROWS_PER_STATEMENT):
         params: list[Any] = []
         for row in chunk:
-            params.extend(
-                row[name] if fn is None else fn(row[name]) for name, fn in zip(columns, convert, strict=True)
-            )
+            values = list(row.values())  # every row has the columns in the same order
+            for index in times:
+                values[index] = _sqlite_time(values[index])
+            values[meta] = json.dumps(values[meta], ensure_ascii=False)
+            params.extend(values)
         sql = head + ", ".join([one] * len(chunk)) + tail
         inserted.extend(connection.exec_driver_sql(sql, tuple(params)).scalars())
     return inserted

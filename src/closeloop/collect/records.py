@@ -112,7 +112,7 @@ def parse_rating(raw: Any) -> float | None:
         return None
     if isinstance(raw, bool):
         raise FieldError("rating", f"not a number: {raw!r}")
-    if isinstance(raw, int | float):
+    if isinstance(raw, int | float) or _is_plain_number(raw):
         value = float(raw)
     else:
         text = str(raw).strip()
@@ -131,6 +131,11 @@ def parse_rating(raw: Any) -> float | None:
     if math.isnan(value) or math.isinf(value):
         raise FieldError("rating", f"not a number: {raw!r}")
     return value
+
+
+def _is_plain_number(raw: Any) -> bool:
+    """Cheap test for the common case, a rating cell like "4" or "4.5"."""
+    return isinstance(raw, str) and raw.strip().replace(".", "", 1).isdigit()
 
 
 def parse_scale(raw: str) -> tuple[float, float]:
