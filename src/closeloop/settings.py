@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(default=20_000, description="Longest feedback text accepted, in characters.")
     max_batch_items: int = Field(default=1_000, description="Most items accepted in one API batch.")
     max_body_bytes: int = Field(default=10_000_000, description="Largest accepted HTTP request body.")
-    import_batch_rows: int = Field(default=5_000, description="Rows written per atomic import batch.")
+    import_batch_rows: int = Field(default=50_000, description="Rows written per atomic import batch.")
     webhook_tolerance_seconds: int = Field(
         default=300, description="How far a webhook timestamp may be from now before it counts as a replay."
     )

@@ -27,6 +27,7 @@ IP_WINDOW = timedelta(minutes=10)
 MAX_FAILURES_PER_IP = 20
 SESSION_LIFETIME = timedelta(hours=12)
 TOKEN_PREFIX = "clp_"
+TOKEN_USE_GRANULARITY = timedelta(minutes=5)
 
 
 class AccountError(ValueError):
@@ -190,7 +191,9 @@ def token_owner(
         return None
     if not token.user.is_active:
         return None
-    token.last_used_at = now
+    # Recorded at most every few minutes, so reading with a token rarely needs a write.
+    if token.last_used_at is None or now - token.last_used_at > TOKEN_USE_GRANULARITY:
+        token.last_used_at = now
     return token.user, token
 
 

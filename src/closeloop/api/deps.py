@@ -9,6 +9,7 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from closeloop.settings import Settings
+from closeloop.store.session import READ_ONLY
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -23,6 +24,8 @@ def get_session(request: Request) -> Iterator[Session]:
     """A session per request. Handlers that write commit before they return (the code after ``yield``
     may run after the response is sent); anything left uncommitted is rolled back."""
     session = request.app.state.session_factory()
+    if request.method in ("GET", "HEAD"):
+        session.connection(execution_options=READ_ONLY)
     try:
         yield session
     except BaseException:

@@ -13,11 +13,14 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from closeloop.accounts.permissions import allowed
 from closeloop.accounts.users import session_user, token_owner
 from closeloop.store.models import User
+from closeloop.store.session import READ_ONLY
 
 PUBLIC = "public"
 SESSION_COOKIE = "closeloop_session"
@@ -98,6 +101,8 @@ def _principal(request: Request, supplied_csrf: str | None) -> Principal | None:
     """Resolve the caller from a bearer token or a session cookie (sessions must show their CSRF token
     on unsafe methods, as a header or a ``csrf_token`` form field)."""
     session = request.app.state.session_factory()
+    if request.method in SAFE_METHODS:
+        session.connection(execution_options=READ_ONLY)
     try:
         header = request.headers.get("authorization", "")
         if header.lower().startswith("bearer "):
@@ -109,7 +114,8 @@ def _principal(request: Request, supplied_csrf: str | None) -> Principal | None:
                     headers={"WWW-Authenticate": "Bearer"},
                 )
             user, token = found
-            session.commit()  # keeps last_used_at
+            if session.dirty:
+                _commit_best_effort(session)  # last_used_at is a hint, never a reason to fail a request
             return Principal(user, frozenset(token.scopes or []), "token")
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
@@ -128,6 +134,13 @@ def _principal(request: Request, supplied_csrf: str | None) -> Principal | None:
         return Principal(user, None, "session")
     finally:
         session.close()
+
+
+def _commit_best_effort(session: Session) -> None:
+    try:
+        session.commit()
+    except OperationalError:
+        session.rollback()
 
 
 async def _supplied_csrf(request: Request) -> str | None:

@@ -118,7 +118,7 @@ def import_file(
     kind: str | None = None,
     encoding: str | None = None,
     rejects_path: Path | None = None,
-    batch_rows: int = 5_000,
+    batch_rows: int = 50_000,
     max_text_chars: int = 20_000,
     progress: ProgressCallback | None = None,
 ) -> ImportSummary:

@@ -33,11 +33,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = {"sqlite_begin": "DEFERRED"}
+
+
 def _sqlite_begin(connection: Any) -> None:
     # Take the write lock when a transaction starts: a transaction that read first and writes later
     # would otherwise fail at once ("database is locked") whenever another writer committed meanwhile,
-    # whatever the busy timeout. Writers queue for up to the busy timeout instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # whatever the busy timeout. Writers queue for up to the busy timeout instead. Sessions that only
+    # read ask for READ_ONLY: in WAL mode they never wait for a writer.
+    mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def make_engine(url: str) -> Engine:
