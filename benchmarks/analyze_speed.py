@@ -74,6 +74,7 @@ def main() -> None:
     table = Table(title="items/s (full analyze: sentiment, complaint, categories, aspects)")
     for column in ("texts", "accurate", "--fast", "accurate, sentiment only", "snownlp", "fast / snownlp"):
         table.add_column(column, justify="left" if column == "texts" else "right")
+
     def snownlp(texts: list[str]) -> None:
         from snownlp import SnowNLP  # imported late: loading its models takes ~450 MB
 

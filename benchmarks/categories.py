@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from devsets import ZHIJIANG_TO_TAXONOMY
+
 from closeloop.analysis.aspects import AspectDetector
 from closeloop.analysis.categories import CategoryDetector
 from closeloop.analysis.taxonomy import load_taxonomy
@@ -31,20 +33,6 @@ DATA = SHARED_DATA / "zhijiang2019_ecommerce_absa" / "dev.csv"
 SHOPPING = SHARED_DATA / "online_shopping_10_cats" / "dev.csv"
 GENERAL_TRAIN_SIZES = (300, 1_500)
 GENERAL_TEST_SIZE = 3_000
-# Zhijiang aspect columns → closeloop taxonomy ids ("other" is a catch-all with no counterpart).
-COLUMN_TO_CATEGORY = {
-    "user_experience": "usability",
-    "efficacy": "efficacy",
-    "price": "price",
-    "logistics": "logistics",
-    "smell": "smell",
-    "packaging": "packaging",
-    "authenticity": "authenticity",
-    "service": "service",
-    "ingredients": "ingredients",
-    "size": "size_fit",
-    "freshness": "taste_freshness",
-}
 SEED = 42
 MIN_TRAINING_EXAMPLES = 30
 POLARITIES = ("positive", "neutral", "negative")
@@ -106,13 +94,13 @@ def read_reviews() -> list[dict[str, str]]:
 
 
 def gold_categories(row: dict[str, str]) -> list[str]:
-    return [category for column, category in COLUMN_TO_CATEGORY.items() if row[column]]
+    return [category for column, category in ZHIJIANG_TO_TAXONOMY.items() if row[column]]
 
 
 def gold_aspects(row: dict[str, str]) -> list[tuple[str, str]]:
     return [
         (category, row[column])
-        for column, category in COLUMN_TO_CATEGORY.items()
+        for column, category in ZHIJIANG_TO_TAXONOMY.items()
         if row[column] in POLARITIES
     ]
 
@@ -128,7 +116,7 @@ def report_categories(
     ]
     print(f"\n{title}\n{'category':16} {'P':>5} {'R':>5} {'F1':>5} {'n':>5} {'train':>6}")
     micro = [0, 0, 0]
-    for category in COLUMN_TO_CATEGORY.values():
+    for category in ZHIJIANG_TO_TAXONOMY.values():
         gold = [category in gold_categories(row) for row in rows]
         found = [category in row for row in predicted]
         tp = sum(g and f for g, f in zip(gold, found, strict=True))

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from devsets import ZHIJIANG_TO_TAXONOMY
 from rich.console import Console
 from rich.table import Table
 
@@ -27,20 +28,6 @@ SETS = {
     "waimai_10k": ("zh", DATA / "waimai_10k" / "dev.csv"),
     "online_shopping_10_cats": ("zh", DATA / "online_shopping_10_cats" / "dev.csv"),
     "uci_sentiment_labelled_sentences": ("en", DATA / "uci_sentiment_labelled_sentences" / "dev.csv"),
-}
-# Zhijiang aspect columns → closeloop taxonomy ids (columns without a counterpart are left out).
-ZHIJIANG_TO_TAXONOMY = {
-    "efficacy": "efficacy",
-    "price": "price",
-    "logistics": "logistics",
-    "smell": "smell",
-    "packaging": "packaging",
-    "authenticity": "authenticity",
-    "service": "service",
-    "ingredients": "ingredients",
-    "size": "size_fit",
-    "freshness": "taste_freshness",
-    "user_experience": "usability",
 }
 SEED = 20261125
 console = Console()

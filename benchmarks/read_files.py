@@ -20,8 +20,18 @@ import psutil
 
 from closeloop.collect.files import open_rows, resolve_mapping, split_fields
 
-PHRASES = ["物流很快", "包装有点破损", "客服态度很好", "质量不错", "价格偏贵", "用了两天就坏了", "性价比高",
-           "fast delivery", "poor quality", "love it"]
+PHRASES = [
+    "物流很快",
+    "包装有点破损",
+    "客服态度很好",
+    "质量不错",
+    "价格偏贵",
+    "用了两天就坏了",
+    "性价比高",
+    "fast delivery",
+    "poor quality",
+    "love it",
+]
 HEADER = ["评价ID", "评论内容", "评分", "评论时间", "买家昵称"]
 
 
@@ -29,8 +39,13 @@ def review_rows(count: int, seed: int = 1) -> list[list[object]]:
     """Synthetic 5-column review rows (id, text, rating, time, nickname)."""
     rng = random.Random(seed)
     return [
-        [f"R{i:08d}", "，".join(rng.sample(PHRASES, 3)), rng.randint(1, 5),
-         f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} 10:15:00", f"买家{rng.randint(1, 99999)}"]
+        [
+            f"R{i:08d}",
+            "，".join(rng.sample(PHRASES, 3)),
+            rng.randint(1, 5),
+            f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} 10:15:00",
+            f"买家{rng.randint(1, 99999)}",
+        ]
         for i in range(count)
     ]
 
@@ -95,8 +110,10 @@ def main() -> None:
         for with_split in (False, True):
             count, seconds, growth = measure(path, with_split=with_split)
             label = "open_rows + split_fields" if with_split else "open_rows"
-            print(f"  {label:<26} {count:>9,} rows in {seconds:6.2f} s = {count / seconds:>9,.0f} rows/s, "
-                  f"RSS growth {growth:6.1f} MB")
+            print(
+                f"  {label:<26} {count:>9,} rows in {seconds:6.2f} s = {count / seconds:>9,.0f} rows/s, "
+                f"RSS growth {growth:6.1f} MB"
+            )
 
 
 if __name__ == "__main__":
