@@ -78,3 +78,38 @@ def test_the_app_analyses_in_the_background(background_server, admin_token):
                 break
             time.sleep(0.2)
         assert analysis and analysis["sentiment"] == "negative"
+
+
+def test_embeddings_are_computed_once_and_kept(client, db, monkeypatch):
+    """A later model version reuses the stored e5 embeddings instead of embedding the texts again."""
+    import numpy as np
+
+    from closeloop.analysis import sentiment_model
+    from closeloop.analysis.text import normalize_text
+    from closeloop.jobs.analysis import ENCODER
+    from closeloop.store.models import Embedding
+
+    ids = client.post("/api/v1/feedback/batch", json={"items": ITEMS}).json()["ids"]
+    engine = active_engine()
+    assert analyse_items(db, ids, engine) == 3
+    with db() as session:
+        kept = session.scalars(select(Embedding)).all()
+        assert {e.feedback_id for e in kept} == set(ids) and {e.encoder for e in kept} == {ENCODER}
+        first = {e.feedback_id: np.frombuffer(e.vector, dtype=np.float16) for e in kept}
+        assert all(abs(float(np.linalg.norm(v)) - 1) < 0.01 for v in first.values())
+        first_scores = {a.feedback_id: a.sentiment_score for a in session.scalars(select(Analysis))}
+
+    embedded: list[str] = []
+    real_embed = sentiment_model.embed
+    monkeypatch.setattr(sentiment_model, "embed", lambda texts: embedded.extend(texts) or real_embed(texts))
+    monkeypatch.setattr(engine, "version", engine.version + "-next")  # as if a new model version came
+    assert analyse_items(db, ids, engine) == 3
+    with db() as session:
+        assert session.scalar(select(func.count()).select_from(Embedding)) == 3
+        again = {
+            a.feedback_id: a.sentiment_score
+            for a in session.scalars(select(Analysis).where(Analysis.model_version == engine.version))
+        }
+    assert again == first_scores  # same texts, same kept embeddings, same scores
+    # Only clauses the aspect step scores may be embedded now; the whole texts are not embedded again.
+    assert embedded == [] or not {normalize_text(t["text"]) for t in ITEMS} & set(embedded)

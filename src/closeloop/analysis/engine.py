@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from closeloop.analysis.complaint import is_complaint
 from closeloop.analysis.language import UNDETERMINED, detect_language
 from closeloop.analysis.sentiment import NEUTRAL
@@ -43,6 +45,8 @@ class AnalysisResult:
     confidence: float = 0.0
     error: str | None = None
     needs_review: bool = True
+    # The text's e5 embedding in accurate mode (kept by the store so it is computed once), else None.
+    embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def as_row(self) -> dict[str, str]:
         """The result as CSV cells (the columns ``closeloop analyze`` appends)."""
@@ -144,10 +148,16 @@ class Engine:
         languages = list(languages) if languages is not None else [detect_language(t) for t in texts]
         return self.sentiment.score(prepare_batch(texts, languages, fast=self.fast))
 
-    def analyze(self, texts: Sequence[object]) -> list[AnalysisResult]:
-        """Analyse a batch; a text that cannot be analysed gets a result with ``error`` set, no exception."""
+    def analyze(
+        self, texts: Sequence[object], *, embeddings: Sequence[np.ndarray | None] | None = None
+    ) -> list[AnalysisResult]:
+        """Analyse a batch; a text that cannot be analysed gets a result with ``error`` set, no exception.
+
+        ``embeddings`` may carry e5 embeddings kept from an earlier run (None where unknown); they are
+        reused instead of being computed again.
+        """
         try:
-            return self._analyze_batch([normalize_text(t) for t in texts])
+            return self._analyze_batch([normalize_text(t) for t in texts], embeddings)
         except Exception:  # one bad text must not sink the batch: retry one by one
             log.exception("batch analysis failed; analysing texts one by one")
         results = []
@@ -158,9 +168,12 @@ class Engine:
                 results.append(AnalysisResult(error=f"{type(exc).__name__}: {exc}"))
         return results
 
-    def _analyze_batch(self, texts: list[str]) -> list[AnalysisResult]:
+    def _analyze_batch(
+        self, texts: list[str], known: Sequence[np.ndarray | None] | None = None
+    ) -> list[AnalysisResult]:
         languages = [detect_language(t) for t in texts]
-        sentiment = self.score_sentiment(texts, languages)
+        batch = prepare_batch(texts, languages, fast=self.fast, known=known)
+        sentiment = self.sentiment.score(batch)
         self._batch_scores = {t: float(s) for t, s in zip(texts, sentiment.scores, strict=True)}
         try:
             categories = self._categories(texts)
@@ -181,6 +194,7 @@ class Engine:
                     aspects=aspects[i],
                     confidence=round(confidence, 4),
                     needs_review=confidence < REVIEW_THRESHOLD,
+                    embedding=None if batch.embeddings is None else batch.embeddings[i],
                 )
             )
         return results

@@ -59,12 +59,26 @@ class SentimentBatch:
         self.with_letters = np.array([has_letters(t) for t in self.texts], dtype=bool)
 
 
-def prepare_batch(texts: Sequence[str], languages: Sequence[str], *, fast: bool) -> SentimentBatch:
-    """Bundle a batch; in accurate mode embed the texts that contain letters (clipped for the model)."""
+def prepare_batch(
+    texts: Sequence[str],
+    languages: Sequence[str],
+    *,
+    fast: bool,
+    known: Sequence[np.ndarray | None] | None = None,
+) -> SentimentBatch:
+    """Bundle a batch; in accurate mode embed the texts that contain letters (clipped for the model).
+
+    ``known`` holds embeddings computed earlier for some texts (None where there is none): those texts
+    are not embedded again.
+    """
     batch = SentimentBatch(list(texts), list(languages), None)
     if not fast:
         embeddings = np.zeros((len(texts), 384), dtype=np.float32)
-        rows = np.flatnonzero(batch.with_letters)
+        for i, vector in enumerate(known or ()):
+            if vector is not None:
+                embeddings[i] = vector
+        reused = {i for i, vector in enumerate(known or ()) if vector is not None}
+        rows = np.array([i for i in np.flatnonzero(batch.with_letters) if i not in reused], dtype=np.int64)
         if rows.size:
             embeddings[rows] = embed([clip_for_model(batch.texts[i]) for i in rows])
         batch.embeddings = embeddings

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -13,7 +14,7 @@ from closeloop.analysis.engine import AnalysisResult, Engine
 from closeloop.collect.ingest import FEEDBACK_CREATED
 from closeloop.jobs.events import on
 from closeloop.settings import get_settings
-from closeloop.store.models import Analysis, Event, FeedbackItem, ModelVersion
+from closeloop.store.models import Analysis, Embedding, Event, FeedbackItem, ModelVersion
 
 BATCH = 200
 
@@ -82,9 +83,12 @@ def analyse_items(factory: sessionmaker[Session], item_ids: Sequence[int], engin
             session.commit()
         if not rows:
             continue
-        results = engine.analyze([text for _, text in rows])
+        ids = [item_id for item_id, _ in rows]
+        kept = _kept_embeddings(factory, ids) if not engine.fast else {}
+        results = engine.analyze([text for _, text in rows], embeddings=[kept.get(i) for i in ids])
         with factory() as session:
             ensure_model_version(session, engine)
+            _keep_embeddings(session, ids, results, kept)
             # Another worker may have analysed some of these meanwhile: write only what is still missing.
             already = set(session.scalars(_analysed_by(engine.version, [item_id for item_id, _ in rows])))
             for (item_id, _), result in zip(rows, results, strict=True):
@@ -101,6 +105,43 @@ def analyse_items(factory: sessionmaker[Session], item_ids: Sequence[int], engin
                 done += 1
             session.commit()
     return done
+
+
+# Embeddings are kept per encoder, so a model update that keeps the encoder reuses them.
+ENCODER = "multilingual-e5-small-q4"
+
+
+def _kept_embeddings(factory: sessionmaker[Session], item_ids: list[int]) -> dict[int, np.ndarray]:
+    with factory() as session:
+        rows = session.execute(
+            select(Embedding.feedback_id, Embedding.vector).where(
+                Embedding.feedback_id.in_(item_ids), Embedding.encoder == ENCODER
+            )
+        ).all()
+        session.commit()
+    return {item_id: np.frombuffer(vector, dtype=np.float16).astype(np.float32) for item_id, vector in rows}
+
+
+def _keep_embeddings(
+    session: Session, item_ids: list[int], results: list[AnalysisResult], kept: dict[int, np.ndarray]
+) -> None:
+    """Store the embeddings computed in this run (half precision: 768 bytes an item)."""
+    stored = set(
+        session.scalars(
+            select(Embedding.feedback_id).where(
+                Embedding.feedback_id.in_(item_ids), Embedding.encoder == ENCODER
+            )
+        )
+    )
+    for item_id, result in zip(item_ids, results, strict=True):
+        if item_id in stored:
+            continue
+        vector = result.embedding
+        if item_id in kept or vector is None or not np.any(vector):
+            continue
+        session.add(
+            Embedding(feedback_id=item_id, encoder=ENCODER, vector=vector.astype(np.float16).tobytes())
+        )
 
 
 def _analysed_by(version: str, item_ids: Sequence[int]) -> Select:
