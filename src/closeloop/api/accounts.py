@@ -12,7 +12,7 @@ from sqlalchemy import select
 from closeloop.accounts import audit
 from closeloop.accounts.permissions import ROLE_PERMISSIONS
 from closeloop.accounts.users import AccountError, create_token, create_user, hash_password, revoke_token
-from closeloop.api.deps import RowId, SessionDep
+from closeloop.api.deps import RowId, SessionDep, client_ip
 from closeloop.api.policy import PrincipalDep
 from closeloop.store.models import ApiToken, AuditEntry, User, utcnow
 
@@ -75,10 +75,6 @@ def _token_out(token: ApiToken) -> dict[str, Any]:
     }
 
 
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 @router.get("/me", response_model=UserOut, summary="Who am I (and what may I do)")
 def me(principal: PrincipalDep) -> UserOut:
     return UserOut.from_user(principal.user)
@@ -103,7 +99,7 @@ def new_token(body: TokenIn, principal: PrincipalDep, session: SessionDep, reque
         "token.created",
         actor=user.email,
         target=f"token:{created.token.id}",
-        ip=_ip(request),
+        ip=client_ip(request),
         detail={"scopes": created.token.scopes, "name": body.name},
     )
     session.commit()
@@ -127,7 +123,11 @@ def delete_token(token_id: RowId, principal: PrincipalDep, session: SessionDep, 
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no token {token_id}")
     revoke_token(session, token)
     audit.record(
-        session, "token.revoked", actor=principal.user.email, target=f"token:{token_id}", ip=_ip(request)
+        session,
+        "token.revoked",
+        actor=principal.user.email,
+        target=f"token:{token_id}",
+        ip=client_ip(request),
     )
     session.commit()
 
@@ -165,7 +165,7 @@ def add_user(body: UserIn, principal: PrincipalDep, session: SessionDep, request
         "user.created",
         actor=principal.user.email,
         target=user.email,
-        ip=_ip(request),
+        ip=client_ip(request),
         detail={"role": user.role, "team": user.team},
     )
     session.commit()
@@ -205,7 +205,7 @@ def change_user(
             "user.changed",
             actor=principal.user.email,
             target=user.email,
-            ip=_ip(request),
+            ip=client_ip(request),
             detail=changes,
         )
     session.commit()

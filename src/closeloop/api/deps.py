@@ -11,6 +11,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from closeloop.settings import Settings
 from closeloop.store.session import READ_ONLY
 
+# Methods that only read: their sessions never wait for a writer and need no CSRF token.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def client_ip(request: Request) -> str | None:
+    """The caller's address, for the audit log and sign-in throttling."""
+    return request.client.host if request.client else None
+
 
 def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
@@ -24,7 +32,7 @@ def get_session(request: Request) -> Iterator[Session]:
     """A session per request. Handlers that write commit before they return (the code after ``yield``
     may run after the response is sent); anything left uncommitted is rolled back."""
     session = request.app.state.session_factory()
-    if request.method in ("GET", "HEAD"):
+    if request.method in SAFE_METHODS:
         session.connection(execution_options=READ_ONLY)
     try:
         yield session

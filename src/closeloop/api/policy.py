@@ -19,13 +19,13 @@ from starlette.concurrency import run_in_threadpool
 
 from closeloop.accounts.permissions import allowed
 from closeloop.accounts.users import session_user, token_owner
+from closeloop.api.deps import SAFE_METHODS
 from closeloop.store.models import User
 from closeloop.store.session import READ_ONLY
 
 PUBLIC = "public"
 SESSION_COOKIE = "closeloop_session"
 CSRF_HEADER = "X-CSRF-Token"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # (method, path) -> permission, or PUBLIC. Webhooks are public here because each delivery is
 # authenticated by its HMAC signature instead.

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
-from closeloop.api.deps import SessionDep, SettingsDep
+from closeloop.api.deps import SessionDep, SettingsDep, client_ip
 from closeloop.api.schemas import WebhookResult
 from closeloop.collect import webhooks
 from closeloop.collect.submit import RecordsRejectedError, submit_records
@@ -37,7 +37,7 @@ def receive_webhook(
     settings: SettingsDep,
 ) -> WebhookResult:
     signature = request.headers.get(webhooks.SIGNATURE_HEADER)
-    remote = request.client.host if request.client else None
+    remote = client_ip(request)
     registered = session.get(WebhookSource, source)
     try:
         if registered is None:

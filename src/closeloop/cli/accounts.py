@@ -20,6 +20,12 @@ user_app = typer.Typer(help="People who sign in: add, list.", no_args_is_help=Tr
 token_app = typer.Typer(help="API tokens for scripts: create (shown once).", no_args_is_help=True)
 
 
+def _read_password(from_stdin: bool, prompt: str) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
+
+
 @user_app.command("add")
 def user_add(
     email: Annotated[str, typer.Argument(help="Their e-mail address (the sign-in name).")],
@@ -29,10 +35,7 @@ def user_add(
     password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
 ) -> None:
     """Add a user; the password is asked for (or read from stdin with --password-stdin)."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin, "password")
     try:
         with store_session() as session:
             user = create_user(session, email=email, password=password, role=role, name=name, team=team)
@@ -48,10 +51,7 @@ def user_password(
     password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
 ) -> None:
     """Set a user's password (and lift a lock-out)."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin, "new password")
     try:
         with store_session() as session:
             user = find_user(session, email)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from closeloop.collect.records import CustomerRef
+from closeloop.collect.records import CUSTOMER_FIELDS, CustomerRef
 from closeloop.store.models import Consent, Customer
 
 CONSENT_PURPOSES = ("survey", "follow_up", "marketing", "analytics", "contact")
@@ -19,7 +19,7 @@ def upsert_customer(session: Session, ref: CustomerRef, *, attributes: dict | No
     if customer is None:
         customer = Customer(external_id=ref.external_id, attributes={})
         session.add(customer)
-    for name in ("name", "email", "phone", "region", "tier", "lifetime_value"):
+    for name in CUSTOMER_FIELDS:
         value = getattr(ref, name)
         if value is not None:
             setattr(customer, name, value)

@@ -18,7 +18,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from closeloop.collect.channels import UnknownChannelError
-from closeloop.collect.records import CustomerRef, FeedbackRecord, FieldError, validate_record
+from closeloop.collect.records import (
+    CUSTOMER_FIELDS,
+    CustomerRef,
+    FeedbackRecord,
+    FieldError,
+    validate_record,
+)
 from closeloop.store.models import Channel, Customer, Event, FeedbackItem
 
 FEEDBACK_CREATED = "feedback.created"
@@ -94,15 +100,12 @@ def validate_records(
     return errors
 
 
-_CUSTOMER_FIELDS = ("name", "email", "phone", "region", "tier", "lifetime_value")
-
-
 def _link_customers(session: Session, refs: dict[str, CustomerRef]) -> dict[str, int]:
     """Customer ids for the external ids in ``refs``; new customers are created, known ones updated."""
     if not refs:
         return {}
     ids: dict[str, int] = {}
-    columns = [getattr(Customer, name) for name in _CUSTOMER_FIELDS]
+    columns = [getattr(Customer, name) for name in CUSTOMER_FIELDS]
     updates = []
     for chunk in _chunks(list(refs)):
         for external_id, customer_id, *stored in session.execute(
@@ -111,7 +114,7 @@ def _link_customers(session: Session, refs: dict[str, CustomerRef]) -> dict[str,
             ids[external_id] = customer_id
             # A later source may know more (or newer) about a customer: fill in what it gives.
             ref = refs[external_id]
-            given = {name: getattr(ref, name) for name in _CUSTOMER_FIELDS}
+            given = {name: getattr(ref, name) for name in CUSTOMER_FIELDS}
             changed = {
                 k: v for (k, v), old in zip(given.items(), stored, strict=True) if v is not None and v != old
             }
@@ -123,7 +126,7 @@ def _link_customers(session: Session, refs: dict[str, CustomerRef]) -> dict[str,
     new_rows = [
         {
             "external_id": key,
-            **{name: getattr(ref, name) for name in _CUSTOMER_FIELDS},
+            **{name: getattr(ref, name) for name in CUSTOMER_FIELDS},
             "attributes": {},
             "created_at": now,
         }

@@ -49,6 +49,10 @@ class FieldError(ValueError):
         self.message = message
 
 
+# The customer attributes a source may give (and a later source may update).
+CUSTOMER_FIELDS = ("name", "email", "phone", "region", "tier", "lifetime_value")
+
+
 @dataclass(slots=True)
 class CustomerRef:
     """The customer behind a feedback item, as far as the source knows them."""

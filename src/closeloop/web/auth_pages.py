@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from closeloop.accounts.users import LoginRefusedError, authenticate, end_session, session_user, start_session
-from closeloop.api.deps import SessionDep
+from closeloop.api.deps import SessionDep, client_ip
 from closeloop.api.policy import CSRF_HEADER, SESSION_COOKIE
 from closeloop.web.i18n import TEXTS, pick_language
 from closeloop.web.pages import templates
@@ -65,9 +65,8 @@ def login(
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "the form expired or did not come from this site; reload it"
         )
-    ip = request.client.host if request.client else None
     try:
-        user = authenticate(session, email=email, password=password, ip=ip)
+        user = authenticate(session, email=email, password=password, ip=client_ip(request))
     except LoginRefusedError as exc:
         session.commit()  # keep the audit entry and the failure count
         return _login_page(request, next_url=_safe_next(next), error=exc.reason, status_code=exc.status)
