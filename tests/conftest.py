@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,6 +19,10 @@ from closeloop.collect.channels import ensure_default_channels
 from closeloop.settings import Settings, get_settings
 from closeloop.store.migrate import upgrade
 from closeloop.store.session import engine_for, session_factory, session_scope
+
+# One encryption key for the whole run (subprocesses of CLI tests inherit it); without it every test
+# directory would get a key file of its own.
+os.environ.setdefault("CLOSELOOP_SECRET_KEYS", Fernet.generate_key().decode())
 
 # Set by scripts/test (and so by CI): an admin URL of a real PostgreSQL server for the suite.
 POSTGRES_ADMIN_URL = os.environ.get("CLOSELOOP_TEST_POSTGRES_URL")
@@ -187,3 +192,15 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+@pytest.fixture
+def serve():
+    """``serve(settings)``: a context manager running the app on ``settings`` at a loopback URL."""
+    return serve_app
+
+
+@pytest.fixture
+def make_account(db: sessionmaker[Session]):
+    """``make_account(role)``: a new user of that role; returns an API token with the role's permissions."""
+    return lambda role, **kwargs: create_account(db, role, **kwargs)

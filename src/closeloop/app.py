@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import quote
@@ -11,11 +12,14 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from closeloop import __version__
-from closeloop.api import accounts, customers, feedback, health, labels, webhooks
+from closeloop.api import accounts, customers, feedback, health, labels, privacy, webhooks
 from closeloop.api.policy import SignInRequiredError, enforce_policy
 from closeloop.settings import Settings, get_settings
+from closeloop.store.faults import StoreFault, classify
 from closeloop.store.session import engine_for, session_factory
 from closeloop.web import auth_pages, pages
+
+log = logging.getLogger("closeloop")
 
 
 class BodySizeLimit:
@@ -70,8 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.analysis_in_background:
             from closeloop.jobs.worker import EmbeddedWorker
 
-            worker = EmbeddedWorker(app.state.session_factory)
+            worker = EmbeddedWorker(app.state.session_factory, purge_interval=settings.purge_interval_seconds)
             worker.start()
+        app.state.worker = worker
         yield
         if worker is not None:
             worker.stop()
@@ -84,10 +89,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(enforce_policy)],
     )
     app.state.settings = settings
+    app.state.worker = None
     app.state.engine = engine_for(settings.database_url)
     app.state.session_factory = session_factory(app.state.engine)
     app.include_router(health.router)
     app.include_router(feedback.router)
+    app.include_router(privacy.router)
     app.include_router(customers.router)
     app.include_router(labels.router)
     app.include_router(webhooks.router)
@@ -102,10 +109,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def unhandled(_request: Request, exc: Exception) -> JSONResponse:
-        # Never a traceback to the client; the server log has it.
-        import logging
-
-        logging.getLogger("closeloop").exception("unhandled error", exc_info=exc)
+        # Never a traceback to the client; the server log has it. A database fault is the client's
+        # cue to retry (nothing of the failed request was written: it ran in one transaction).
+        fault = classify(exc)
+        if fault is StoreFault.unavailable:
+            log.warning("database unavailable: %s", exc)
+            return JSONResponse(
+                {"detail": "database unavailable; nothing was written, retry shortly"},
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        if fault is StoreFault.full:
+            log.error("storage full: %s", exc)
+            return JSONResponse(
+                {"detail": "storage full: the server's disk or database is full; nothing was written"},
+                status_code=507,
+            )
+        log.exception("unhandled error", exc_info=exc)
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
     return app

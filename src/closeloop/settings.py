@@ -30,6 +30,22 @@ class Settings(BaseSettings):
         default=True, description="Analyse new feedback in an in-process background worker."
     )
     demo_seed: int = Field(default=7, description="Random seed of the demo data generator.")
+    secret_keys: str | None = Field(
+        default=None,
+        description="Fernet keys encrypting personal data at rest, newest first, comma separated "
+        "(default: a key file closeloop.key next to the database, created on first use).",
+    )
+    redact_pii: bool = Field(
+        default=True,
+        description="Redact phone, ID card, bank card, email, IM ids and addresses in feedback text "
+        "before analysis and display (the original is kept encrypted).",
+    )
+    min_free_disk_mb: int = Field(
+        default=200, description="Readiness fails when the data directory has less free disk than this."
+    )
+    purge_interval_seconds: int = Field(
+        default=3600, description="How often the background worker applies channels' retention periods."
+    )
 
 
 @lru_cache

@@ -18,7 +18,15 @@ def test_customer_upsert_and_consent(client):
     assert created.json()["tier"] == "gold" and created.json()["consent_in_force"]["survey"] is False
     client.put("/api/v1/customers/C-7", json={"external_id": "C-7", "tier": "diamond"})
     got = client.get("/api/v1/customers/C-7").json()
-    assert (got["tier"], got["name"], got["attributes"]) == ("diamond", "陈先生", {"city": "杭州"})
+    # Contact fields are masked in the customer record; /contact shows them (audited).
+    assert (got["tier"], got["name"], got["email"], got["attributes"]) == (
+        "diamond",
+        "陈**",
+        "c***@example.com",
+        {"city": "杭州"},
+    )
+    contact = client.get("/api/v1/customers/C-7/contact").json()
+    assert (contact["name"], contact["email"]) == ("陈先生", "chen@example.com")
 
     yes = client.post(
         "/api/v1/customers/C-7/consents",

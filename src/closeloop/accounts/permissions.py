@@ -13,12 +13,17 @@ PERMISSIONS: dict[str, str] = {
     "users:admin": "manage users, roles and other people's tokens",
     "audit:read": "read the audit log",
     "tokens:self": "create, list and revoke one's own API tokens",
+    "feedback:export": "export feedback as CSV (audited)",
+    "pii:read": "see personal data unmasked: contact fields, unredacted text (each view audited)",
+    "privacy:admin": "export or erase a customer's data, set retention periods, purge (audited)",
 }
 
 _READ = {"feedback:read", "customers:read", "tokens:self"}
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.admin.value: frozenset(PERMISSIONS),
-    Role.analyst.value: frozenset(_READ | {"feedback:write", "labels:write", "customers:write"}),
+    Role.analyst.value: frozenset(
+        _READ | {"feedback:write", "labels:write", "customers:write", "feedback:export"}
+    ),
     # Agents work cases of their own team (issue 7); until cases exist they read feedback and fix labels.
     Role.agent.value: frozenset(_READ | {"labels:write"}),
     Role.viewer.value: frozenset(_READ),

@@ -18,6 +18,7 @@ from closeloop.collect.customers import (
     upsert_customer,
 )
 from closeloop.collect.records import CustomerRef
+from closeloop.privacy.masking import mask_email, mask_phone, mask_text
 from closeloop.store.models import Customer
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
@@ -42,6 +43,8 @@ class ConsentOut(BaseModel):
 
 
 class CustomerOut(BaseModel):
+    """A customer; contact fields are masked (``/contact`` shows them to those allowed, audited)."""
+
     id: int
     external_id: str
     name: str | None
@@ -59,9 +62,9 @@ class CustomerOut(BaseModel):
         return cls(
             id=customer.id,
             external_id=customer.external_id,
-            name=customer.name,
-            email=customer.email,
-            phone=customer.phone,
+            name=mask_text(customer.name),
+            email=mask_email(customer.email),
+            phone=mask_phone(customer.phone),
             region=customer.region,
             tier=customer.tier,
             lifetime_value=customer.lifetime_value,

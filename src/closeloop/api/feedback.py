@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 
-from closeloop.api.deps import RowId, SessionDep, SettingsDep
+from closeloop.accounts import audit
+from closeloop.api.deps import RowId, SessionDep, SettingsDep, client_ip
 from closeloop.api.errors import rejected_to_http
+from closeloop.api.policy import PrincipalDep
 from closeloop.api.schemas import FeedbackBatchIn, FeedbackIn, FeedbackOut, FeedbackPage, WriteResult
 from closeloop.collect.submit import RecordsRejectedError, submit_records
+from closeloop.insight.export import csv_lines, feedback_row
 from closeloop.store.queries import FeedbackFilter, get_feedback, list_feedback
 
 router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"])
@@ -57,9 +63,7 @@ def create_feedback_batch(body: FeedbackBatchIn, session: SessionDep, settings: 
     return WriteResult(imported=result.imported, duplicates=result.duplicates, ids=result.item_ids)
 
 
-@router.get("", response_model=FeedbackPage, summary="List feedback, newest first, with filters")
-def list_feedback_items(
-    session: SessionDep,
+def feedback_filter(
     channel: str | None = None,
     kind: str | None = None,
     since: Annotated[datetime | None, Query(description="created at or after (ISO 8601)")] = None,
@@ -70,11 +74,9 @@ def list_feedback_items(
     rating_max: float | None = None,
     language: str | None = None,
     q: Annotated[str | None, Query(max_length=200, description="text contains")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: str | None = None,
-    with_analysis: bool = False,
-) -> FeedbackPage:
-    flt = FeedbackFilter(
+) -> FeedbackFilter:
+    """The list filters, from the query string."""
+    return FeedbackFilter(
         channel=channel,
         kind=kind,
         since=since,
@@ -86,6 +88,16 @@ def list_feedback_items(
         language=language,
         q=q,
     )
+
+
+@router.get("", response_model=FeedbackPage, summary="List feedback, newest first, with filters")
+def list_feedback_items(
+    session: SessionDep,
+    flt: Annotated[FeedbackFilter, Depends(feedback_filter)],
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+    with_analysis: bool = False,
+) -> FeedbackPage:
     try:
         items, next_cursor = list_feedback(
             session, flt, limit=limit, cursor=cursor, with_analysis=with_analysis
@@ -95,6 +107,48 @@ def list_feedback_items(
     return FeedbackPage(
         items=[FeedbackOut.from_item(item, with_analysis=with_analysis) for item in items],
         next_cursor=next_cursor,
+    )
+
+
+@router.get(
+    "/export",
+    summary="Export feedback as CSV (filters as the list; cells safe to open in a spreadsheet; audited)",
+    response_class=StreamingResponse,
+)
+def export_feedback(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    flt: Annotated[FeedbackFilter, Depends(feedback_filter)],
+    limit: Annotated[int, Query(ge=1, le=1_000_000, description="most rows exported")] = 100_000,
+) -> StreamingResponse:
+    audit.record(
+        session,
+        "feedback.exported",
+        actor=principal.user.email,
+        target="feedback",
+        ip=client_ip(request),
+        detail={"filter": {k: str(v) for k, v in asdict(flt).items() if v is not None}, "limit": limit},
+    )
+    session.commit()
+
+    def rows() -> Iterator[dict]:
+        cursor, sent = None, 0
+        while sent < limit:
+            items, cursor = list_feedback(
+                session, flt, limit=min(500, limit - sent), cursor=cursor, with_analysis=True
+            )
+            for item in items:
+                yield feedback_row(item)
+            sent += len(items)
+            if cursor is None or not items:
+                return
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return StreamingResponse(
+        csv_lines(rows()),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="closeloop-feedback-{stamp}.csv"'},
     )
 
 

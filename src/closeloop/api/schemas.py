@@ -94,6 +94,9 @@ class FeedbackOut(BaseModel):
     order_id: str | None
     customer_id: int | None
     metadata: dict[str, Any]
+    pii_redacted: list[str] = Field(
+        default_factory=list, description="kinds of personal data redacted from text (phone, email …)"
+    )
     analysis: AnalysisOut | None = None
 
     @classmethod
@@ -132,6 +135,7 @@ class FeedbackOut(BaseModel):
             order_id=item.order_id,
             customer_id=item.customer_id,
             metadata=item.meta or {},
+            pii_redacted=list(item.pii_kinds or []),
             analysis=analysis,
         )
 

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "closeloop.cli.model",
     "closeloop.cli.accounts",
     "closeloop.cli.adapt",
+    "closeloop.cli.privacy",
 )
 
 

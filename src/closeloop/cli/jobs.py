@@ -18,7 +18,6 @@ def worker(
     interval: Annotated[float, typer.Option(help="Seconds between polls when idle.")] = 1.0,
 ) -> None:
     """Run the background worker: analyse new feedback and other queued work."""
-    import closeloop.jobs.analysis  # noqa: F401  (registers handlers)
     from closeloop.jobs.events import process_pending
 
     factory = store_factory()

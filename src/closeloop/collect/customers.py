@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from closeloop.collect.records import CUSTOMER_FIELDS, CustomerRef
 from closeloop.store.models import Consent, Customer
 
 CONSENT_PURPOSES = ("survey", "follow_up", "marketing", "analytics", "contact")
+# Analysing feedback a customer gave is allowed until they object (legitimate interest); every other
+# purpose needs a yes on record (``consent_in_force``).
+OPT_OUT_PURPOSES = ("analytics",)
 
 
 def upsert_customer(session: Session, ref: CustomerRef, *, attributes: dict | None = None) -> Customer:
@@ -50,7 +53,28 @@ def record_consent(
     )
     session.add(consent)
     session.flush()
+    if purpose == "analytics" and not granted:
+        from closeloop.privacy.subjects import forget_analysis
+
+        forget_analysis(session, customer.id)
     return consent
+
+
+def refused(purpose: str) -> Select:
+    """Ids of customers whose newest decision for ``purpose`` is an explicit no."""
+    newer = aliased(Consent)
+    return select(Consent.customer_id).where(
+        Consent.purpose == purpose,
+        Consent.granted.is_(False),
+        ~exists().where(
+            newer.customer_id == Consent.customer_id,
+            newer.purpose == purpose,
+            or_(
+                newer.recorded_at > Consent.recorded_at,
+                and_(newer.recorded_at == Consent.recorded_at, newer.id > Consent.id),
+            ),
+        ),
+    )
 
 
 def consent_in_force(customer: Customer, purpose: str) -> bool:

@@ -25,6 +25,9 @@ from closeloop.collect.records import (
     FieldError,
     validate_record,
 )
+from closeloop.privacy.crypto import keyring
+from closeloop.privacy.pii import redact
+from closeloop.settings import get_settings
 from closeloop.store.models import Channel, Customer, Event, FeedbackItem
 
 FEEDBACK_CREATED = "feedback.created"
@@ -171,7 +174,7 @@ def _insert_items(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     return list(session.execute(stmt, rows).scalars())
 
 
-_SQLITE_ROWS_PER_STATEMENT = 500  # 19 columns × 500 rows stays under SQLite's 32,766 bound parameters
+_SQLITE_ROWS_PER_STATEMENT = 500  # 21 columns × 500 rows stays under SQLite's 32,766 bound parameters
 
 
 def _sqlite_time(value: datetime | None) -> str | None:
@@ -192,6 +195,9 @@ def _insert_items_sqlite(session: Session, rows: list[dict[str, Any]]) -> list[i
     columns = list(rows[0])
     times = [columns.index("created_at"), columns.index("received_at")]
     meta = columns.index("metadata")
+    original = columns.index("text_original")
+    kinds = columns.index("pii_kinds")
+    seal = keyring().seal
     head = f"INSERT INTO feedback_items ({', '.join(columns)}) VALUES "
     one = "(" + ", ".join("?" * len(columns)) + ")"
     tail = " ON CONFLICT (channel, dedupe_key) DO NOTHING RETURNING id"
@@ -204,6 +210,9 @@ def _insert_items_sqlite(session: Session, rows: list[dict[str, Any]]) -> list[i
             for index in times:
                 values[index] = _sqlite_time(values[index])
             values[meta] = json.dumps(values[meta], ensure_ascii=False)
+            values[kinds] = json.dumps(values[kinds])
+            if values[original] is not None:
+                values[original] = seal(values[original])
             params.extend(values)
         sql = head + ", ".join([one] * len(chunk)) + tail
         inserted.extend(connection.exec_driver_sql(sql, tuple(params)).scalars())
@@ -218,11 +227,16 @@ def write_batch(
     import_run_id: int | None = None,
     received_at: datetime | None = None,
     emit_event: bool = True,
+    redact_pii: bool | None = None,
 ) -> BatchResult:
     """Write validated ``records`` in the caller's transaction, skipping ones already stored.
 
-    Records must have passed ``validate_records``. Emits one ``feedback.created`` event listing the new ids.
+    Records must have passed ``validate_records``. Personal data in the text is redacted (unless
+    ``CLOSELOOP_REDACT_PII`` is off) and the original kept encrypted. Emits one ``feedback.created``
+    event listing the new ids.
     """
+    if redact_pii is None:
+        redact_pii = get_settings().redact_pii
     result = BatchResult()
     if not records:
         return result
@@ -258,6 +272,8 @@ def write_batch(
     for key, record in fresh:
         default_kind, default_direction = channels.defaults(record.channel)
         low, high = record.rating_scale if record.rating_scale else (None, None)
+        redaction = redact(record.text) if redact_pii else None
+        redacted = redaction is not None and bool(redaction.spans)
         rows.append(
             {
                 "channel": record.channel,
@@ -266,7 +282,9 @@ def write_batch(
                 "external_id": record.external_id,
                 "dedupe_key": key,
                 "content_hash": record.content_hash() if record.external_id else key[2:],
-                "text": record.text,
+                "text": redaction.text if redacted else record.text,
+                "text_original": record.text if redacted else None,
+                "pii_kinds": sorted({span.kind for span in redaction.spans}) if redacted else [],
                 "rating": record.rating,
                 "rating_scale_min": low if record.rating is not None else None,
                 "rating_scale_max": high if record.rating is not None else None,

@@ -7,10 +7,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Select, select, update
+from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from closeloop.analysis.engine import AnalysisResult, Engine
+from closeloop.collect.customers import refused
 from closeloop.collect.ingest import FEEDBACK_CREATED
 from closeloop.jobs.events import on
 from closeloop.settings import get_settings
@@ -77,7 +78,9 @@ def analyse_items(factory: sessionmaker[Session], item_ids: Sequence[int], engin
         with factory() as session:
             rows = session.execute(
                 select(FeedbackItem.id, FeedbackItem.text).where(
-                    FeedbackItem.id.in_(chunk), FeedbackItem.id.not_in(_analysed_by(engine.version, chunk))
+                    FeedbackItem.id.in_(chunk),
+                    FeedbackItem.id.not_in(_analysed_by(engine.version, chunk)),
+                    analysable(),
                 )
             ).all()
             session.commit()
@@ -144,6 +147,11 @@ def _keep_embeddings(
         )
 
 
+def analysable() -> ColumnElement[bool]:
+    """Items whose customer has not objected to analytics (consent withdrawn)."""
+    return or_(FeedbackItem.customer_id.is_(None), FeedbackItem.customer_id.not_in(refused("analytics")))
+
+
 def _analysed_by(version: str, item_ids: Sequence[int]) -> Select:
     return select(Analysis.feedback_id).where(
         Analysis.feedback_id.in_(item_ids), Analysis.model_version == version
@@ -162,7 +170,7 @@ def pending_item_ids(session: Session, version: str, *, after_id: int = 0, limit
     done = select(Analysis.feedback_id).where(Analysis.model_version == version)
     stmt = (
         select(FeedbackItem.id)
-        .where(FeedbackItem.id > after_id, FeedbackItem.id.not_in(done))
+        .where(FeedbackItem.id > after_id, FeedbackItem.id.not_in(done), analysable())
         .order_by(FeedbackItem.id)
         .limit(limit)
     )

@@ -6,6 +6,7 @@ after a crash), so delivery is at least once and nothing accepted is lost.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -31,6 +32,16 @@ def on(event_type: str) -> Callable[[Handler], Handler]:
         return handler
 
     return decorate
+
+
+# Modules whose import registers handlers. Loaded before any event is handled, so an event is never
+# marked done by a process that happens not to have imported its handler.
+HANDLER_MODULES = ("closeloop.jobs.analysis",)
+
+
+def load_handlers() -> None:
+    for name in HANDLER_MODULES:
+        importlib.import_module(name)
 
 
 def handlers_for(event_type: str) -> list[Handler]:
@@ -81,6 +92,7 @@ def process_pending(factory: sessionmaker[Session], *, limit: int = 20, now: dat
 
     Handlers run outside any transaction of the dispatcher and open their own sessions.
     """
+    load_handlers()
     handled = 0
     for event in _claim(factory, limit, now or utcnow()):
         try:

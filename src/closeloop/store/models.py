@@ -29,6 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from closeloop.privacy.crypto import EncryptedText
+
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -103,19 +105,21 @@ class Channel(Base):
     label_en: Mapped[str] = mapped_column(String(128), default="")
     default_kind: Mapped[str] = mapped_column(String(32), default=FeedbackKind.review.value)
     direction: Mapped[str] = mapped_column(String(16), default=Direction.indirect.value)
+    # Feedback of this channel older than this many days is purged automatically (None: kept).
+    retention_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Customer(Base):
-    """A person or account who gives feedback, with segment attributes."""
+    """A person or account who gives feedback, with segment attributes; contact fields are encrypted."""
 
     __tablename__ = "customers"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     external_id: Mapped[str] = mapped_column(String(128), unique=True)
-    name: Mapped[str | None] = mapped_column(String(256))
-    email: Mapped[str | None] = mapped_column(String(320))
-    phone: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(EncryptedText())
+    email: Mapped[str | None] = mapped_column(EncryptedText())
+    phone: Mapped[str | None] = mapped_column(EncryptedText())
     region: Mapped[str | None] = mapped_column(String(128), index=True)
     tier: Mapped[str | None] = mapped_column(String(64), index=True)
     lifetime_value: Mapped[float | None] = mapped_column(Numeric(14, 2, asdecimal=False))
@@ -178,7 +182,11 @@ class FeedbackItem(Base):
     external_id: Mapped[str | None] = mapped_column(String(256))
     dedupe_key: Mapped[str] = mapped_column(String(300))
     content_hash: Mapped[str] = mapped_column(String(64))
+    # ``text`` is what analysis and people see: personal data redacted. The original, when redaction
+    # changed it, is kept encrypted in ``text_original`` for those allowed to see it.
     text: Mapped[str] = mapped_column(Text)
+    text_original: Mapped[str | None] = mapped_column(EncryptedText(), deferred=True)
+    pii_kinds: Mapped[list[str] | None] = mapped_column(JSON, default=list)
     rating: Mapped[float | None] = mapped_column(Float)
     rating_scale_min: Mapped[float | None] = mapped_column(Float)
     rating_scale_max: Mapped[float | None] = mapped_column(Float)
