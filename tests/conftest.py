@@ -3,6 +3,7 @@ the app on it, and real HTTP requests through httpx."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -204,3 +205,48 @@ def serve():
 def make_account(db: sessionmaker[Session]):
     """``make_account(role)``: a new user of that role; returns an API token with the role's permissions."""
     return lambda role, **kwargs: create_account(db, role, **kwargs)
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on loopback keeping what it receives; ``stop``/``start`` = outage."""
+
+    def __init__(self) -> None:
+        import socket
+
+        from aiosmtpd.controller import Controller
+
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self.host = "127.0.0.1"
+        self.messages: list = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                import email
+                import email.policy
+
+                sink.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+                return "250 OK"
+
+        self._new_controller = lambda: Controller(Handler(), hostname=self.host, port=self.port)
+        self._controller = None
+
+    def start(self) -> None:
+        self._controller = self._new_controller()  # a stopped controller cannot start again
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpSink]:
+    """A running local SMTP server; its ``messages`` are the e-mails received."""
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    with contextlib.suppress(AssertionError, RuntimeError):
+        sink.stop()  # unless the test left it stopped

@@ -72,9 +72,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = None
         if settings.analysis_in_background:
-            from closeloop.jobs.worker import EmbeddedWorker
+            from closeloop.jobs.worker import EmbeddedWorker, default_jobs
 
-            worker = EmbeddedWorker(app.state.session_factory, purge_interval=settings.purge_interval_seconds)
+            factory = app.state.session_factory
+            worker = EmbeddedWorker(factory, jobs=default_jobs(factory, settings))
             worker.start()
         app.state.worker = worker
         yield

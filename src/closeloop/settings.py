@@ -43,6 +43,22 @@ class Settings(BaseSettings):
     min_free_disk_mb: int = Field(
         default=200, description="Readiness fails when the data directory has less free disk than this."
     )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for survey e-mail (unset: none sent)."
+    )
+    smtp_port: int = Field(default=25, description="SMTP port.")
+    smtp_username: str | None = Field(default=None, description="SMTP login name (unset: no login).")
+    smtp_password: str | None = Field(default=None, description="SMTP password.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_ssl: bool = Field(default=False, description="Connect to SMTP over TLS (port 465 style).")
+    smtp_sender: str | None = Field(default=None, description="From address of e-mail closeloop sends.")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The app's address as customers reach it (links in e-mail).",
+    )
+    scheduler_interval_seconds: int = Field(
+        default=60, description="How often the background worker sends due survey invitations and reminders."
+    )
     purge_interval_seconds: int = Field(
         default=3600, description="How often the background worker applies channels' retention periods."
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -17,19 +16,19 @@ def worker(
     once: Annotated[bool, typer.Option(help="Handle what is pending, then exit.")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between polls when idle.")] = 1.0,
 ) -> None:
-    """Run the background worker: analyse new feedback and other queued work."""
+    """Run the background worker: analyse new feedback, send due survey invitations, apply retention."""
     from closeloop.jobs.events import process_pending
+    from closeloop.jobs.worker import EmbeddedWorker, default_jobs
+    from closeloop.settings import get_settings
 
     factory = store_factory()
-    handled = 0
-    while True:
-        count = process_pending(factory)
-        handled += count
-        if once and count == 0:
-            err_console.print(f"handled {handled} events")
-            return
-        if count == 0:
-            time.sleep(interval)
+    if once:
+        handled = 0
+        while count := process_pending(factory):
+            handled += count
+        err_console.print(f"handled {handled} events")
+        return
+    EmbeddedWorker(factory, interval=interval, jobs=default_jobs(factory, get_settings())).run()
 
 
 def reanalyze(

@@ -1,4 +1,5 @@
-"""The embedded worker: a thread in the web process that drains the event outbox.
+"""The embedded worker: a thread in the web process (or the ``closeloop worker`` process) that drains the
+event outbox and runs the periodic jobs (retention purge, survey invitations).
 
 The same handlers run under Celery in the distributed setup; here a loop polls the database, so a
 restart neither loses nor repeats work (events stay pending until their handlers succeed).
@@ -9,48 +10,95 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from closeloop.jobs.events import process_pending
+from closeloop.jobs.leases import acquire, release
 from closeloop.jobs.retention import run_purge
+from closeloop.settings import Settings
 
 log = logging.getLogger("closeloop.jobs")
 
 
+@dataclass(slots=True)
+class PeriodicJob:
+    """A job run every ``interval`` seconds (first at start) by whichever worker holds its lease."""
+
+    name: str
+    interval: float
+    run: Callable[[], object]
+    next_at: float = 0.0
+
+
+def default_jobs(factory: sessionmaker[Session], settings: Settings) -> list[PeriodicJob]:
+    """Retention purge always; survey invitations when an SMTP server is configured."""
+    from closeloop.ask.invitations import run_invitations
+    from closeloop.notify.mailer import mailer_from_settings
+
+    jobs = [PeriodicJob("retention", settings.purge_interval_seconds, lambda: run_purge(factory))]
+    mailer = mailer_from_settings(settings)
+    if mailer is not None:
+        jobs.append(
+            PeriodicJob(
+                "invitations",
+                settings.scheduler_interval_seconds,
+                lambda: run_invitations(factory, mailer, public_url=settings.public_url),
+            )
+        )
+    return jobs
+
+
 class EmbeddedWorker:
-    """Polls for pending events every ``interval`` seconds until stopped; purges expired feedback every
-    ``purge_interval`` seconds (first at start)."""
+    """Polls for pending events every ``interval`` seconds until stopped, and runs ``jobs`` when due."""
 
     def __init__(
-        self, factory: sessionmaker[Session], *, interval: float = 1.0, purge_interval: float = 3600.0
+        self,
+        factory: sessionmaker[Session],
+        *,
+        interval: float = 1.0,
+        jobs: list[PeriodicJob] | None = None,
     ) -> None:
         self.factory = factory
         self.interval = interval
-        self.purge_interval = purge_interval
-        self._next_purge = 0.0
+        self.jobs = jobs or []
         self.last_beat = time.monotonic()  # when the loop last went round (readiness reports its age)
         self.last_error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="closeloop-worker", daemon=True)
+        self._thread = threading.Thread(target=self.run, name="closeloop-worker", daemon=True)
         self._thread.start()
 
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def _run(self) -> None:
+    def _run_due_jobs(self) -> None:
+        for job in self.jobs:
+            if time.monotonic() < job.next_at:
+                continue
+            job.next_at = time.monotonic() + job.interval
+            ttl = timedelta(seconds=max(job.interval * 2, 600))
+            try:
+                if not acquire(self.factory, job.name, ttl=ttl):
+                    continue  # another worker runs it
+                try:
+                    job.run()
+                finally:
+                    release(self.factory, job.name)
+            except Exception:
+                log.exception("periodic job %s failed; next try in %s s", job.name, job.interval)
+
+    def run(self) -> None:
+        """The loop (in the calling thread); returns when ``stop`` is called."""
         while not self._stop.is_set():
             self.last_beat = time.monotonic()
-            if time.monotonic() >= self._next_purge:
-                self._next_purge = time.monotonic() + self.purge_interval
-                try:
-                    run_purge(self.factory)
-                except Exception:
-                    log.exception("retention purge failed; next try in %s s", self.purge_interval)
+            self._run_due_jobs()
             try:
                 busy = process_pending(self.factory) > 0
                 self.last_error = None

@@ -388,3 +388,111 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(512))
     ip: Mapped[str | None] = mapped_column(String(64), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class SurveyRecord(Base):
+    """A survey: its definition (``ask.definitions.Survey`` as JSON), and whether it takes answers."""
+
+    __tablename__ = "surveys"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)  # the slug in links: /s/<id>
+    title: Mapped[str] = mapped_column(String(512), default="")
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | closed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SurveyResponse(Base):
+    """One person's answers to a survey, saved as they go (resumable by token) until completed."""
+
+    __tablename__ = "survey_responses"
+    __table_args__ = (Index("ix_survey_responses_survey_id_started_at", "survey_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    survey_id: Mapped[str] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitations.id", ondelete="SET NULL"), index=True
+    )
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    variant: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    source: Mapped[str] = mapped_column(String(16), default="web")  # web | email | widget | api
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="started")  # started | completed
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column()
+    feedback_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+class TriggerRuleRecord(Base):
+    """An invitation rule (``ask.schedule.TriggerRule`` as JSON): which event sends which survey when."""
+
+    __tablename__ = "trigger_rules"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    survey_id: Mapped[str] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+    event_type: Mapped[str] = mapped_column(String(64), index=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomerEvent(Base):
+    """Something that happened to a customer (``order_completed``, ``ticket_closed`` …) that may trigger
+    a survey invitation. ``external_id`` makes re-sent events idempotent."""
+
+    __tablename__ = "customer_events"
+    __table_args__ = (Index("ix_customer_events_type_occurred_at", "type", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    external_id: Mapped[str] = mapped_column(String(256), unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    occurred_at: Mapped[datetime] = mapped_column()
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Invitation(Base):
+    """One planned invitation (and its reminder): sent, skipped with a reason, or failed and retried.
+
+    ``key`` (``invite:<rule>:<event>``) is unique, so a send is recorded once whatever restarts happen.
+    """
+
+    __tablename__ = "invitations"
+    __table_args__ = (Index("ix_invitations_customer_id_sent_at", "customer_id", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(256), unique=True)
+    rule_id: Mapped[str] = mapped_column(String(80), index=True)
+    survey_id: Mapped[str] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("customer_events.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    variant: Mapped[str | None] = mapped_column(String(64))
+    token: Mapped[str] = mapped_column(String(64), unique=True)  # the response link and unsubscribe link
+    status: Mapped[str] = mapped_column(String(16))  # sending | sent | skipped
+    due_at: Mapped[datetime] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+    skipped_reason: Mapped[str | None] = mapped_column(String(32))
+    reminder_sent_at: Mapped[datetime | None] = mapped_column()
+    reminder_skipped_reason: Mapped[str | None] = mapped_column(String(32))
+    answered_at: Mapped[datetime | None] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobLease(Base):
+    """A named periodic job (``invitations`` …) held by one worker until a time, so only one runs it."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(128))
+    until: Mapped[datetime | None] = mapped_column()
