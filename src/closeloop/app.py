@@ -9,15 +9,29 @@ from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from closeloop import __version__
-from closeloop.api import accounts, customers, feedback, health, labels, privacy, webhooks
+from closeloop.api import (
+    accounts,
+    cases,
+    customers,
+    feedback,
+    health,
+    labels,
+    privacy,
+    routing,
+    survey_answers,
+    surveys,
+    webhooks,
+)
 from closeloop.api.policy import SignInRequiredError, enforce_policy
 from closeloop.settings import Settings, get_settings
 from closeloop.store.faults import StoreFault, classify
 from closeloop.store.session import engine_for, session_factory
-from closeloop.web import auth_pages, pages
+from closeloop.web import auth_pages, pages, survey_pages
 
 log = logging.getLogger("closeloop")
 
@@ -96,12 +110,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(feedback.router)
     app.include_router(privacy.router)
+    app.include_router(surveys.router)
+    app.include_router(cases.router)
+    app.include_router(routing.router)
     app.include_router(customers.router)
     app.include_router(labels.router)
     app.include_router(webhooks.router)
     app.include_router(accounts.router)
     app.include_router(auth_pages.router)
     app.include_router(pages.router)
+    app.include_router(survey_pages.router)
+    app.include_router(survey_answers.router)
+    app.mount("/static", StaticFiles(directory=survey_pages.STATIC_DIR), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.exception_handler(SignInRequiredError)
@@ -126,6 +146,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 {"detail": "storage full: the server's disk or database is full; nothing was written"},
                 status_code=507,
             )
+        if isinstance(exc, DataError):  # a value the database refuses (NUL in text on PostgreSQL …)
+            reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+            return JSONResponse({"detail": f"a value was refused by the database: {reason}"}, status_code=422)
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse({"detail": "internal error"}, status_code=500)
 

@@ -32,7 +32,8 @@ def test_new_feedback_is_analysed_from_its_event(client, db):
         analyses = session.scalars(select(Analysis).order_by(Analysis.feedback_id)).all()
         assert len(analyses) == 3 and {a.model_version for a in analyses} == {engine.version}
         assert session.get(ModelVersion, engine.version) is not None
-        assert session.scalars(select(Event.processed_at)).one() is not None
+        created = select(Event.processed_at).where(Event.type == "feedback.created")
+        assert session.scalars(created).one() is not None
         assert analyses[0].sentiment == "negative" and analyses[1].sentiment == "positive"
         assert analyses[2].language == "en" and analyses[0].language == "zh"
         assert all(set(a.categories) <= set(engine.category_detector.taxonomy.ids()) for a in analyses)

@@ -14,18 +14,24 @@ PERMISSIONS: dict[str, str] = {
     "audit:read": "read the audit log",
     "tokens:self": "create, list and revoke one's own API tokens",
     "feedback:export": "export feedback as CSV (audited)",
+    "surveys:write": "define surveys and invitation rules, open and close surveys",
+    "cases:read": "read cases (an agent: its team's only)",
+    "cases:work": "work cases: take, comment, reply, change state (an agent: its team's only)",
+    "cases:manage": "open cases, move them between teams, manage teams and routing rules",
     "pii:read": "see personal data unmasked: contact fields, unredacted text (each view audited)",
     "privacy:admin": "export or erase a customer's data, set retention periods, purge (audited)",
 }
 
-_READ = {"feedback:read", "customers:read", "tokens:self"}
+_READ = {"feedback:read", "customers:read", "tokens:self", "cases:read"}
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.admin.value: frozenset(PERMISSIONS),
     Role.analyst.value: frozenset(
-        _READ | {"feedback:write", "labels:write", "customers:write", "feedback:export"}
+        _READ
+        | {"feedback:write", "labels:write", "customers:write", "feedback:export", "surveys:write"}
+        | {"cases:work", "cases:manage"}
     ),
-    # Agents work cases of their own team (issue 7); until cases exist they read feedback and fix labels.
-    Role.agent.value: frozenset(_READ | {"labels:write"}),
+    # Agents work the cases of their own team (the case routes check the team) and fix labels.
+    Role.agent.value: frozenset(_READ | {"labels:write", "cases:work"}),
     Role.viewer.value: frozenset(_READ),
 }
 

@@ -63,6 +63,35 @@ ROUTE_RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/users"): "users:admin",
     ("PATCH", "/api/v1/users/{user_id}"): "users:admin",
     ("GET", "/api/v1/audit"): "audit:read",
+    ("GET", "/api/v1/surveys"): "feedback:read",
+    ("POST", "/api/v1/surveys"): "surveys:write",
+    ("GET", "/api/v1/surveys/{survey_id}"): "feedback:read",
+    ("PATCH", "/api/v1/surveys/{survey_id}"): "surveys:write",
+    ("GET", "/api/v1/surveys/{survey_id}/results"): "feedback:read",
+    ("GET", "/api/v1/surveys/{survey_id}/experiment"): "feedback:read",
+    ("POST", "/api/v1/invitation-rules"): "surveys:write",
+    ("GET", "/api/v1/invitation-rules"): "feedback:read",
+    ("POST", "/api/v1/events"): "feedback:write",
+    ("GET", "/api/v1/invitations"): "feedback:read",
+    ("GET", "/api/v1/cases"): "cases:read",
+    ("POST", "/api/v1/cases"): "cases:manage",
+    ("GET", "/api/v1/cases/{case_id}"): "cases:read",
+    ("PATCH", "/api/v1/cases/{case_id}"): "cases:work",
+    ("POST", "/api/v1/cases/{case_id}/take"): "cases:work",
+    ("POST", "/api/v1/cases/{case_id}/comments"): "cases:work",
+    ("GET", "/api/v1/teams"): "cases:read",
+    ("PUT", "/api/v1/teams/{name}"): "cases:manage",
+    ("GET", "/api/v1/routing-rules"): "cases:read",
+    ("PUT", "/api/v1/routing-rules"): "cases:manage",
+    ("POST", "/api/v1/routing-rules/dry-run"): "cases:manage",
+    # Answering surveys: the link token is the only key; the JSON endpoint needs an API token.
+    ("GET", "/s/{survey_id}"): PUBLIC,
+    ("GET", "/r/{token}"): PUBLIC,
+    ("POST", "/r/{token}"): PUBLIC,
+    ("GET", "/r/{token}/click"): PUBLIC,
+    ("GET", "/u/{token}"): PUBLIC,
+    ("POST", "/u/{token}"): PUBLIC,
+    ("POST", "/api/v1/surveys/{survey_id}/responses"): "feedback:write",
 }
 
 # Pages send a browser to the sign-in form instead of answering 401.
@@ -110,8 +139,9 @@ def _principal(request: Request, supplied_csrf: str | None) -> Principal | None:
     """Resolve the caller from a bearer token or a session cookie (sessions must show their CSRF token
     on unsafe methods, as a header or a ``csrf_token`` form field)."""
     session = request.app.state.session_factory()
-    if request.method in SAFE_METHODS:
-        session.connection(execution_options=READ_ONLY)
+    # Resolving the caller only reads (the rare last-used stamp is best effort), so it never takes
+    # SQLite's write lock, whatever the request's method.
+    session.connection(execution_options=READ_ONLY)
     try:
         header = request.headers.get("authorization", "")
         if header.lower().startswith("bearer "):
@@ -123,9 +153,12 @@ def _principal(request: Request, supplied_csrf: str | None) -> Principal | None:
                     headers={"WWW-Authenticate": "Bearer"},
                 )
             user, token = found
-            if session.dirty:
-                _commit_best_effort(session)  # last_used_at is a hint, never a reason to fail a request
-            return Principal(user, frozenset(token.scopes or []), "token")
+            scopes = frozenset(token.scopes or [])
+            # last_used_at is a hint, never a reason to fail or delay a request: when another writer
+            # holds the lock the stamp is dropped (the rollback expires the user, so read it back).
+            if session.dirty and not _commit_best_effort(session):
+                session.refresh(user)
+            return Principal(user, scopes, "token")
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
             return None
@@ -145,11 +178,13 @@ def _principal(request: Request, supplied_csrf: str | None) -> Principal | None:
         session.close()
 
 
-def _commit_best_effort(session: Session) -> None:
+def _commit_best_effort(session: Session) -> bool:
     try:
         session.commit()
     except OperationalError:
         session.rollback()
+        return False
+    return True
 
 
 async def _supplied_csrf(request: Request) -> str | None:

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "closeloop.cli.accounts",
     "closeloop.cli.adapt",
     "closeloop.cli.privacy",
+    "closeloop.cli.surveys",
 )
 
 

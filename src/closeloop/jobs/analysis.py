@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from closeloop.analysis.engine import AnalysisResult, Engine
 from closeloop.collect.customers import refused
 from closeloop.collect.ingest import FEEDBACK_CREATED
-from closeloop.jobs.events import on
+from closeloop.jobs.events import on_batch
 from closeloop.settings import get_settings
 from closeloop.store.models import Analysis, Embedding, Event, FeedbackItem, ModelVersion
 
 BATCH = 200
+FEEDBACK_ANALYSED = "feedback.analysed"
 
 
 @lru_cache(maxsize=4)
@@ -94,9 +95,11 @@ def analyse_items(factory: sessionmaker[Session], item_ids: Sequence[int], engin
             _keep_embeddings(session, ids, results, kept)
             # Another worker may have analysed some of these meanwhile: write only what is still missing.
             already = set(session.scalars(_analysed_by(engine.version, [item_id for item_id, _ in rows])))
+            written: list[int] = []
             for (item_id, _), result in zip(rows, results, strict=True):
                 if item_id in already:
                     continue
+                written.append(item_id)
                 session.add(_analysis_row(item_id, engine.version, result))
                 # Fill the item's language when the source did not say (raw fields otherwise stay untouched).
                 if result.language:
@@ -106,6 +109,10 @@ def analyse_items(factory: sessionmaker[Session], item_ids: Sequence[int], engin
                         .values(language=result.language)
                     )
                 done += 1
+            if written:  # routing and alerts react to analysed feedback (same transaction: never lost)
+                session.add(
+                    Event(type=FEEDBACK_ANALYSED, payload={"ids": written, "model_version": engine.version})
+                )
             session.commit()
     return done
 
@@ -158,11 +165,13 @@ def _analysed_by(version: str, item_ids: Sequence[int]) -> Select:
     )
 
 
-@on(FEEDBACK_CREATED)
-def analyse_new_feedback(factory: sessionmaker[Session], event: Event) -> None:
+@on_batch(FEEDBACK_CREATED)
+def analyse_new_feedback(factory: sessionmaker[Session], events: list[Event]) -> None:
+    """New items, however many events brought them, analysed in shared model calls."""
     with factory() as session:
         engine = active_engine(session)
-    analyse_items(factory, list(event.payload.get("ids", [])), engine)
+    ids = sorted({item_id for event in events for item_id in event.payload.get("ids", [])})
+    analyse_items(factory, ids, engine)
 
 
 def pending_item_ids(session: Session, version: str, *, after_id: int = 0, limit: int = 10_000) -> list[int]:

@@ -19,9 +19,11 @@ from closeloop.store.models import Event, utcnow
 log = logging.getLogger("closeloop.jobs")
 
 Handler = Callable[[sessionmaker[Session], Event], None]
+BatchHandler = Callable[[sessionmaker[Session], list[Event]], None]
 MAX_ATTEMPTS = 5
 
 _handlers: dict[str, list[Handler]] = {}
+_batch_handlers: dict[str, list[BatchHandler]] = {}
 
 
 def on(event_type: str) -> Callable[[Handler], Handler]:
@@ -36,12 +38,23 @@ def on(event_type: str) -> Callable[[Handler], Handler]:
 
 # Modules whose import registers handlers. Loaded before any event is handled, so an event is never
 # marked done by a process that happens not to have imported its handler.
-HANDLER_MODULES = ("closeloop.jobs.analysis",)
+HANDLER_MODULES = ("closeloop.jobs.analysis", "closeloop.act.jobs")
 
 
 def load_handlers() -> None:
     for name in HANDLER_MODULES:
         importlib.import_module(name)
+
+
+def on_batch(event_type: str) -> Callable[[BatchHandler], BatchHandler]:
+    """Register a handler that takes all claimed events of a type at once (one model call for many
+    single-item events, say). If it fails, each of those events is retried."""
+
+    def decorate(handler: BatchHandler) -> BatchHandler:
+        _batch_handlers.setdefault(event_type, []).append(handler)
+        return handler
+
+    return decorate
 
 
 def handlers_for(event_type: str) -> list[Handler]:
@@ -87,14 +100,37 @@ def _finish(factory: sessionmaker[Session], event_id: int, error: Exception | No
         session.commit()
 
 
-def process_pending(factory: sessionmaker[Session], *, limit: int = 20, now: datetime | None = None) -> int:
+def _run_batches(factory: sessionmaker[Session], events: list[Event]) -> set[int]:
+    """Run the batch handlers; returns the ids of events whose batch handler failed."""
+    failed: set[int] = set()
+    by_type: dict[str, list[Event]] = {}
+    for event in events:
+        by_type.setdefault(event.type, []).append(event)
+    for event_type, group in by_type.items():
+        for handler in _batch_handlers.get(event_type, []):
+            try:
+                handler(factory, group)
+            except Exception as exc:
+                log.exception("batch of %d %s events failed", len(group), event_type)
+                for event in group:
+                    if event.id not in failed:
+                        failed.add(event.id)
+                        _finish(factory, event.id, exc)
+    return failed
+
+
+def process_pending(factory: sessionmaker[Session], *, limit: int = 100, now: datetime | None = None) -> int:
     """Run the handlers of up to ``limit`` pending events; returns how many succeeded.
 
     Handlers run outside any transaction of the dispatcher and open their own sessions.
     """
     load_handlers()
     handled = 0
-    for event in _claim(factory, limit, now or utcnow()):
+    events = _claim(factory, limit, now or utcnow())
+    failed = _run_batches(factory, events)
+    for event in events:
+        if event.id in failed:
+            continue
         try:
             for handler in handlers_for(event.type):
                 handler(factory, event)

@@ -36,10 +36,14 @@ class PeriodicJob:
 
 def default_jobs(factory: sessionmaker[Session], settings: Settings) -> list[PeriodicJob]:
     """Retention purge always; survey invitations when an SMTP server is configured."""
+    from closeloop.act.jobs import run_sla_check
     from closeloop.ask.invitations import run_invitations
     from closeloop.notify.mailer import mailer_from_settings
 
-    jobs = [PeriodicJob("retention", settings.purge_interval_seconds, lambda: run_purge(factory))]
+    jobs = [
+        PeriodicJob("retention", settings.purge_interval_seconds, lambda: run_purge(factory)),
+        PeriodicJob("sla", 60, lambda: run_sla_check(factory)),
+    ]
     mailer = mailer_from_settings(settings)
     if mailer is not None:
         jobs.append(

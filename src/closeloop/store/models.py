@@ -496,3 +496,92 @@ class JobLease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str | None] = mapped_column(String(128))
     until: Mapped[datetime | None] = mapped_column()
+
+
+class Team(Base):
+    """A team or department that works cases (logistics, customer service …), with how it is notified."""
+
+    __tablename__ = "teams"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label_zh: Mapped[str] = mapped_column(String(128), default="")
+    label_en: Mapped[str] = mapped_column(String(128), default="")
+    email: Mapped[str | None] = mapped_column(String(320))  # where the team's digest and alerts go
+    webhook_url: Mapped[str | None] = mapped_column(EncryptedText())  # bot URLs carry their key
+    webhook_kind: Mapped[str | None] = mapped_column(String(16))  # generic|feishu|dingtalk|wecom|slack
+    webhook_secret: Mapped[str | None] = mapped_column(EncryptedText())
+    assignment: Mapped[str] = mapped_column(String(16), default="least_loaded")  # or round_robin | manual
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RoutingRuleRecord(Base):
+    """A routing rule (``act.routing.RoutingRule`` as JSON), evaluated in ``position`` order."""
+
+    __tablename__ = "routing_rules"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, index=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Case(Base):
+    """A piece of work about one or more feedback items: a team, an assignee, a state, SLA due times."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_team_status", "team", "status"),
+        Index("ix_cases_assignee_id_status", "assignee_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(512))
+    team: Mapped[str] = mapped_column(String(64))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(24), default="new")
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    routing_rule_id: Mapped[str | None] = mapped_column(String(80))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    first_response_due: Mapped[datetime | None] = mapped_column()
+    resolve_due: Mapped[datetime | None] = mapped_column()
+    first_responded_at: Mapped[datetime | None] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    first_response_breached_at: Mapped[datetime | None] = mapped_column()
+    resolve_breached_at: Mapped[datetime | None] = mapped_column()
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    assignee: Mapped[User | None] = relationship()
+
+
+class CaseItem(Base):
+    """A feedback item in a case (an item is in at most one case)."""
+
+    __tablename__ = "case_items"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    feedback_id: Mapped[int] = mapped_column(
+        ForeignKey("feedback_items.id", ondelete="CASCADE"), primary_key=True, unique=True
+    )
+
+
+class CaseEvent(Base):
+    """Everything that happens to a case: created, assigned, state changes, comments, replies, SLA breaches,
+    follow-ups and the customer's answer. The case's history, never rewritten."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str | None] = mapped_column(String(320))
+    kind: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

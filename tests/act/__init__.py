@@ -1,0 +1,1 @@
+"""Tests of the act stage: routing rules and SLA clocks."""
