@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from closeloop.ask.definitions import ScoredQuestion, Survey, text_for
+from closeloop.ask.links import answer_path, one_click_path, unsubscribe_path
 from closeloop.notify.mailer import Mail
 
 SUBJECT_PREFIX = {"zh": {"invite": "", "reminder": "提醒："}, "en": {"invite": "", "reminder": "Reminder: "}}
@@ -34,15 +35,15 @@ def compose(
     """The e-mail for one invitation (``kind`` ``invite`` or ``reminder``) in ``language``."""
     lang = language if language in ("zh", "en") else survey.default_language
     base = public_url.rstrip("/")
-    form_url = f"{base}/r/{token}"
-    unsubscribe_url = f"{base}/u/{token}"
+    form_url = base + answer_path(token, lang=lang)
+    unsubscribe_url = base + unsubscribe_path(token)
     title = text_for(survey.title, lang)
     intro = text_for(survey.intro, lang) if survey.intro else ""
     question = first_scored_question(survey)
     score_links: list[tuple[int, str]] = []
     if question is not None:
         low, high = question.scale
-        score_links = [(n, f"{form_url}/click?q={question.id}&v={n}") for n in range(low, high + 1)]
+        score_links = [(n, base + one_click_path(token, question.id, n)) for n in range(low, high + 1)]
 
     lines = [title, ""]
     if intro:
@@ -76,6 +77,7 @@ def compose(
         html="\n".join(html),
         headers={
             "List-Unsubscribe": f"<{unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",  # RFC 8058: POST /u/<token>
             "X-Closeloop-Invitation": key,
         },
     )

@@ -17,7 +17,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -39,6 +38,7 @@ from closeloop.ask.definitions import (
     TextQuestion,
     normalize_language,
 )
+from closeloop.ask.links import answer_path, unsubscribe_path
 from closeloop.ask.service import (
     ResponseCompletedError,
     SurveyClosedError,
@@ -60,34 +60,6 @@ router = APIRouter(include_in_schema=False)
 STATIC_DIR = str(Path(__file__).resolve().parent / "static")  # widget.js, mounted at /static
 FIELD_PREFIX = "q_"  # form fields are q_<question id>, so a question id can never clash with a control
 UNSUBSCRIBE_SOURCE = "unsubscribe link"
-
-
-# --- links (for the mailer and the widget) -----------------------------------------------------------
-
-
-def start_path(survey_id: str, *, lang: str | None = None, embed: bool = False) -> str:
-    """``/s/<survey>`` with its optional ``lang`` and ``embed`` parameters."""
-    return _with_query(f"/s/{survey_id}", lang=lang, embed="1" if embed else None)
-
-
-def answer_path(token: str, *, embed: bool = False, lang: str | None = None) -> str:
-    """The form of the response (or invitation) with this token."""
-    return _with_query(f"/r/{token}", lang=lang, embed="1" if embed else None)
-
-
-def one_click_path(token: str, question_id: str, score: int) -> str:
-    """The link that answers ``question_id`` with ``score`` in one click, then opens the form."""
-    return _with_query(f"/r/{token}/click", q=question_id, v=str(score))
-
-
-def unsubscribe_path(token: str) -> str:
-    """The unsubscribe page of an invitation (also fit for a ``List-Unsubscribe`` header with POST)."""
-    return f"/u/{token}"
-
-
-def _with_query(path: str, **params: str | None) -> str:
-    query = urlencode({name: value for name, value in params.items() if value})
-    return f"{path}?{query}" if query else path
 
 
 # --- language and headers ----------------------------------------------------------------------------
