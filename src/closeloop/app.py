@@ -31,7 +31,7 @@ from closeloop.api.policy import SignInRequiredError, enforce_policy
 from closeloop.settings import Settings, get_settings
 from closeloop.store.faults import StoreFault, classify
 from closeloop.store.session import engine_for, session_factory
-from closeloop.web import auth_pages, pages, survey_pages
+from closeloop.web import auth_pages, case_pages, follow_up_pages, pages, survey_pages
 
 log = logging.getLogger("closeloop")
 
@@ -119,7 +119,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accounts.router)
     app.include_router(auth_pages.router)
     app.include_router(pages.router)
+    app.include_router(case_pages.router)
     app.include_router(survey_pages.router)
+    app.include_router(follow_up_pages.router)
     app.include_router(survey_answers.router)
     app.mount("/static", StaticFiles(directory=survey_pages.STATIC_DIR), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

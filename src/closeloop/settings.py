@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: int = Field(
         default=60, description="How often the background worker sends due survey invitations and reminders."
     )
+    digest_days: int = Field(default=7, description="Period of each team's e-mailed digest, in days.")
     purge_interval_seconds: int = Field(
         default=3600, description="How often the background worker applies channels' retention periods."
     )

@@ -198,6 +198,11 @@ def change_status(
     case.status = to
     case.updated_at = now
     _event(session, case, "status", actor, now, before=before, after=to, body=note)
+    if to == "resolved":
+        from closeloop.act.follow_up import plan_case_follow_ups  # (follow_up builds on this module)
+
+        session.flush()
+        plan_case_follow_ups(session, case, now=now)
 
 
 def add_comment(

@@ -22,6 +22,7 @@ from closeloop.act.cases import (
     open_case,
     scoped,
 )
+from closeloop.act.follow_up import loop_metrics
 from closeloop.api.deps import MAX_ID, RowId, SessionDep
 from closeloop.api.policy import Principal, PrincipalDep
 from closeloop.store.models import Case, CaseEvent, CaseItem, FeedbackItem, Team, User, utcnow
@@ -289,6 +290,16 @@ def comment_case(case_id: RowId, body: CommentIn, session: SessionDep, principal
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     session.commit()
     return _out(session, case, full=True)
+
+
+@router.get(
+    "/api/v1/closed-loop",
+    summary="Per team: resolved, followed up, confirmed solved; closed-loop rate; hours to close",
+)
+def closed_loop(
+    session: SessionDep, since: datetime | None = None, until: datetime | None = None
+) -> dict[str, Any]:
+    return loop_metrics(session, since=since, until=until)
 
 
 class TeamIn(BaseModel):

@@ -84,6 +84,16 @@ ROUTE_RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/routing-rules"): "cases:read",
     ("PUT", "/api/v1/routing-rules"): "cases:manage",
     ("POST", "/api/v1/routing-rules/dry-run"): "cases:manage",
+    # The case pages: the same permissions as the case API (the handlers check the team).
+    ("GET", "/cases"): "cases:read",
+    ("GET", "/cases/{case_id}"): "cases:read",
+    ("POST", "/cases/{case_id}/take"): "cases:work",
+    ("POST", "/cases/{case_id}/status"): "cases:work",
+    ("POST", "/cases/{case_id}/comments"): "cases:work",
+    ("POST", "/cases/{case_id}/priority"): "cases:work",
+    ("GET", "/api/v1/closed-loop"): "cases:read",
+    ("GET", "/f/{token}"): PUBLIC,
+    ("POST", "/f/{token}"): PUBLIC,
     # Answering surveys: the link token is the only key; the JSON endpoint needs an API token.
     ("GET", "/s/{survey_id}"): PUBLIC,
     ("GET", "/r/{token}"): PUBLIC,
@@ -95,7 +105,7 @@ ROUTE_RULES: dict[tuple[str, str], str] = {
 }
 
 # Pages send a browser to the sign-in form instead of answering 401.
-PAGE_PATHS = frozenset({"/"})
+PAGE_PATHS = frozenset({"/", "/cases", "/cases/{case_id}"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,29 @@ def default_jobs(factory: sessionmaker[Session], settings: Settings) -> list[Per
     ]
     mailer = mailer_from_settings(settings)
     if mailer is not None:
+        from closeloop.act.digest import send_digests
+        from closeloop.act.follow_up import send_follow_ups
+
+        jobs.append(
+            PeriodicJob(
+                "digests",
+                3600,
+                lambda: send_digests(
+                    factory,
+                    mailer,
+                    public_url=settings.public_url,
+                    period=timedelta(days=settings.digest_days),
+                ),
+            )
+        )
+
+        jobs.append(
+            PeriodicJob(
+                "follow_ups",
+                settings.scheduler_interval_seconds,
+                lambda: send_follow_ups(factory, mailer, public_url=settings.public_url),
+            )
+        )
         jobs.append(
             PeriodicJob(
                 "invitations",

@@ -585,3 +585,53 @@ class CaseEvent(Base):
     kind: Mapped[str] = mapped_column(String(32))
     body: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ActionPlan(Base):
+    """An improvement initiative ("new packaging supplier") linked to a theme, with owner and dates; its
+    effect is read from the theme's volume and sentiment before and after ``shipped_at``."""
+
+    __tablename__ = "action_plans"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(256))
+    description: Mapped[str] = mapped_column(Text, default="")
+    # The theme: {"category": "packaging"} | {"topic": "..."} | {"query": "漏水"}, optionally with a
+    # "channel" or "product" narrowing it.
+    theme: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    team: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(
+        String(16), default="planned"
+    )  # planned | in_progress | shipped | dropped
+    starts_on: Mapped[datetime | None] = mapped_column()
+    due_on: Mapped[datetime | None] = mapped_column()
+    shipped_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FollowUp(Base):
+    """Telling a customer what was done and asking "is it solved?": one per case (or action plan) and
+    customer, sent once (``key`` is unique), answered yes or no through its token."""
+
+    __tablename__ = "follow_ups"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)  # case:<id>:<round> | plan:<id>:<customer>
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    action_plan_id: Mapped[int | None] = mapped_column(
+        ForeignKey("action_plans.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | skipped | answered
+    skipped_reason: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime | None] = mapped_column()
+    answered_at: Mapped[datetime | None] = mapped_column()
+    solved: Mapped[bool | None] = mapped_column(Boolean)
+    comment: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

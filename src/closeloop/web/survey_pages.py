@@ -78,7 +78,7 @@ def _is_embed(value: str | None) -> bool:
     return value in ("1", "true", "yes")
 
 
-def _page_headers(embed: bool) -> dict[str, str]:
+def page_headers(embed: bool) -> dict[str, str]:
     """Token pages are private and never cached or indexed; only the widget's frame may be framed."""
     headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
     if not embed:
@@ -237,7 +237,7 @@ def _message_page(
         "survey_message.html",
         {"lang": lang, "bi": bilingual, "heading": heading, "body": body, "embed": embed, "title": heading},
         status_code=status_code,
-        headers=_page_headers(embed),
+        headers=page_headers(embed),
     )
 
 
@@ -308,7 +308,7 @@ def _form_page(
             "notice": notice,
         },
         status_code=status_code,
-        headers=_page_headers(embed),
+        headers=page_headers(embed),
     )
 
 
@@ -341,7 +341,7 @@ def start_survey(
         return _closed(request, lang, framed)
     session.commit()
     return RedirectResponse(
-        answer_path(response.token, embed=framed), status_code=303, headers=_page_headers(framed)
+        answer_path(response.token, embed=framed), status_code=303, headers=page_headers(framed)
     )
 
 
@@ -428,7 +428,7 @@ def submit_answers(
     target = answer_path(token, embed=framed, lang=chosen_lang if chosen_lang in LANGUAGES else None)
     if newly_visible:
         target += f"#q-{newly_visible[0]}"
-    return RedirectResponse(target, status_code=303, headers=_page_headers(framed))
+    return RedirectResponse(target, status_code=303, headers=page_headers(framed))
 
 
 def _form_text(form: FormData, name: str) -> str | None:
@@ -469,7 +469,7 @@ def one_click(
     except SurveyClosedError:
         return _closed(request, response.language, False)
     session.commit()
-    return RedirectResponse(answer_path(token), status_code=303, headers=_page_headers(False))
+    return RedirectResponse(answer_path(token), status_code=303, headers=page_headers(False))
 
 
 # --- unsubscribe ---------------------------------------------------------------------------------------
@@ -502,7 +502,7 @@ def unsubscribe_form(request: Request, session: WritingSessionDep, token: str) -
             "embed": False,
             "action": unsubscribe_path(token),
         },
-        headers=_page_headers(False),
+        headers=page_headers(False),
     )
 
 
