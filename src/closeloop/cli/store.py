@@ -72,10 +72,12 @@ def demo(
     initialise_database()
     with store_session() as session:
         accounts = create_demo_accounts(session)
-    summary = load_demo(
-        store_factory(), items=items, days=days, seed=get_settings().demo_seed if seed is None else seed
-    )
+    seed = get_settings().demo_seed if seed is None else seed
+    summary = load_demo(store_factory(), items=items, days=days, seed=seed)
     summary["accounts"] = accounts
+    from closeloop.demo.setup import load_demo_setup
+
+    summary["setup"] = load_demo_setup(store_factory(), seed=seed)
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False))
         return
@@ -95,6 +97,12 @@ def demo(
         )
         for story in summary["stories"]:
             err_console.print(f"  planted story: {story}")
+    setup = summary["setup"]
+    if setup["surveys"]:
+        err_console.print(
+            f"demo surveys: {setup['surveys']} (answers: {setup['responses']}), teams: {setup['teams']}, "
+            f"routing rules: {setup['rules']} — answer one at /s/post-purchase-nps"
+        )
 
 
 @channel_app.command("list")
