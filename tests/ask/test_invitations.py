@@ -198,3 +198,46 @@ def test_rules_are_validated(store):
             save_rule(session, {**RULE, "id": "x", "survey_id": "nope"})
         with pytest.raises(RuleError, match="expires_after"):
             save_rule(session, {**RULE, "id": "y", "expires_after": "1d"})
+
+
+def test_a_send_time_ab_test_sends_each_customer_at_its_arms_time(store, smtp_server):
+    from closeloop.ask.results import experiment
+    from closeloop.ask.service import load
+
+    with store() as session:
+        save_rule(
+            session,
+            {
+                **RULE,
+                "id": "send_time",
+                "event_type": "ticket_closed",
+                "quiet_hours": None,
+                "send_time_variants": {"next_day": {"delay": "1d"}, "next_week": {"delay": "7d"}},
+            },
+        )
+        session.commit()
+    for n in range(30):
+        _customer(store, f"S-{n}")
+        with store() as session:
+            record_events(
+                session, [EventIn(f"ticket-{n}", "ticket_closed", CustomerRef(external_id=f"S-{n}"), T0)]
+            )
+            session.commit()
+    early = _tick(store, smtp_server, T0 + timedelta(days=1, minutes=1))
+    late = _tick(store, smtp_server, T0 + timedelta(days=7, minutes=1))
+    with store() as session:
+        sent = {
+            i.variant: i for i in session.scalars(select(Invitation).where(Invitation.rule_id == "send_time"))
+        }
+        arms = {
+            variant: sorted(
+                {i.sent_at for i in session.scalars(select(Invitation).where(Invitation.variant == variant))}
+            )
+            for variant in sent
+        }
+        result = experiment(session, load(session, "post-purchase-nps").survey)
+    assert set(arms) == {"next_day", "next_week"} and early.sent + late.sent == 30
+    assert arms["next_day"] == [T0 + timedelta(days=1, minutes=1)]
+    assert arms["next_week"] == [T0 + timedelta(days=7, minutes=1)]
+    assert {"next_day", "next_week"} <= set(result["variants"])
+    assert result["response_rate"]["winner"] is None  # nobody answered yet: no winner

@@ -21,8 +21,15 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from closeloop.ask.definitions import Survey, normalize_language
 from closeloop.ask.emails import compose
-from closeloop.ask.schedule import CustomerFlags, Event, SentInvitation, TriggerRule, plan_sends
-from closeloop.ask.service import choose_variant, load, new_token
+from closeloop.ask.schedule import (
+    CustomerFlags,
+    Event,
+    SentInvitation,
+    TriggerRule,
+    plan_sends,
+    send_time_variant,
+)
+from closeloop.ask.service import as_variant, choose_variant, load, new_token
 from closeloop.collect.customers import consent_in_force
 from closeloop.collect.records import CustomerRef
 from closeloop.notify.mailer import MailError, SmtpMailer
@@ -252,7 +259,7 @@ def run_invitations(
             continue
         language = normalize_language(customer.language, survey.default_language)
         mail = compose(
-            survey.with_variant(invitation.variant),
+            as_variant(survey, invitation.variant),
             to=customer.email or "",
             token=invitation.token,
             language=language,
@@ -334,7 +341,8 @@ def _claim(
                     survey_id=rule.survey_id,
                     event_id=event.id,
                     customer_id=customer.id,
-                    variant=choose_variant(survey, customer.external_id),
+                    variant=send_time_variant(rule, customer.external_id)
+                    or choose_variant(survey, customer.external_id),
                     token=new_token(),
                     status="sending",
                     due_at=due_at,

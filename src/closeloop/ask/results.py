@@ -131,7 +131,15 @@ def experiment(
 ) -> dict[str, Any]:
     """The A/B test of the survey's variants: response rate (answered / invited) and completion rate
     (completed / started) per variant with 95% intervals, and whether a winner is clear yet."""
+    # The survey's own variants, and any send-time arms its invitation rules assigned.
     variants = [v.id for v in survey.variants]
+    for (name,) in session.execute(
+        select(Invitation.variant)
+        .where(Invitation.survey_id == survey.id, Invitation.variant.is_not(None))
+        .distinct()
+    ):
+        if name not in variants:
+            variants.append(name)
     if not variants:
         return {"variants": [], "response_rate": None, "completion_rate": None}
     invited: Mapping[str, list[int]] = {v: [0, 0] for v in variants}

@@ -32,6 +32,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from closeloop.ask.abtest import assign_variant
+
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_QUIET_HOURS = (time(21, 0), time(9, 0))
 SendKind = Literal["invite", "reminder"]
@@ -82,6 +84,20 @@ def _quiet_hours(value: Any) -> Any:
     return value
 
 
+class SendTimeVariant(BaseModel):
+    """An arm of a send-time A/B test: its own delay range and weight."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    delay: tuple[timedelta, timedelta]
+    weight: float = Field(1.0, gt=0)
+
+    @field_validator("delay", mode="before")
+    @classmethod
+    def _parse_delay(cls, value: Any) -> Any:
+        return _delay_range(value)
+
+
 class TriggerRule(BaseModel):
     """Send survey ``survey_id`` a set time after each event of ``event_type`` (YAML/JSON friendly)."""
 
@@ -96,6 +112,9 @@ class TriggerRule(BaseModel):
     timezone: str = DEFAULT_TIMEZONE
     max_per_customer_days: int | None = Field(None, ge=1)
     expires_after: timedelta | None = None
+    # A send-time A/B test: each customer is assigned (sticky) to one arm, whose delay replaces ``delay``;
+    # the arm is the invitation's variant, compared like survey variants.
+    send_time_variants: dict[str, SendTimeVariant] = Field(default_factory=dict)
 
     @field_validator("delay", mode="before")
     @classmethod
@@ -126,8 +145,12 @@ class TriggerRule(BaseModel):
         low, high = self.delay
         if low < timedelta(0) or low > high:
             raise ValueError("delay must be a range from low to high, not negative")
-        if self.expires_after is not None and self.expires_after <= high:
+        longest = max([high, *(v.delay[1] for v in self.send_time_variants.values())])
+        if self.expires_after is not None and self.expires_after <= longest:
             raise ValueError("expires_after must be longer than the longest delay")
+        for name, variant in self.send_time_variants.items():
+            if variant.delay[0] < timedelta(0) or variant.delay[0] > variant.delay[1]:
+                raise ValueError(f"send_time_variants.{name}.delay must be a range from low to high")
         if self.quiet_hours is not None and self.quiet_hours[0] == self.quiet_hours[1]:
             raise ValueError("quiet_hours must start and end at different times")
         return self
@@ -216,9 +239,19 @@ def idempotency_key(kind: SendKind, rule_id: str, event_id: str) -> str:
     return f"{kind}:{rule_id}:{event_id}"
 
 
+def send_time_variant(rule: TriggerRule, customer_key: str) -> str | None:
+    """The customer's arm of the rule's send-time test (sticky), or None when the rule has none."""
+    if not rule.send_time_variants:
+        return None
+    weights = {name: variant.weight for name, variant in rule.send_time_variants.items()}
+    return assign_variant(f"send-time:{rule.id}", customer_key, weights)
+
+
 def delay_for(rule: TriggerRule, event: Event) -> timedelta:
-    """The delay for this event: a fixed, hash-chosen whole minute in the rule's range."""
-    low, high = rule.delay
+    """The delay for this event: a fixed, hash-chosen whole minute in the rule's range (or in the range of
+    the customer's send-time variant)."""
+    arm = send_time_variant(rule, event.customer_key)
+    low, high = rule.send_time_variants[arm].delay if arm else rule.delay
     span_minutes = int((high - low).total_seconds() // 60)
     if span_minutes <= 0:
         return low

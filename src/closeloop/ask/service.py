@@ -131,9 +131,15 @@ def response_for_token(session: Session, token: str) -> SurveyResponse | None:
     return start_response(session, load(session, invitation.survey_id), source="email", invitation=invitation)
 
 
+def as_variant(survey: Survey, variant: str | None) -> Survey:
+    """The survey as ``variant`` shows it; the base survey when the variant is not one of the survey's
+    (a send-time arm, or a variant since removed from the definition)."""
+    return survey.with_variant(variant if variant in {v.id for v in survey.variants} else None)
+
+
 def shown_survey(session: Session, response: SurveyResponse) -> Survey:
     """The survey as this response sees it (its A/B variant applied)."""
-    return load(session, response.survey_id).survey.with_variant(response.variant)
+    return as_variant(load(session, response.survey_id).survey, response.variant)
 
 
 def save_answers(
@@ -151,7 +157,7 @@ def save_answers(
     loaded = load(session, response.survey_id)
     if loaded.record.status != "active":
         raise SurveyClosedError(loaded.record.id)
-    survey = loaded.survey.with_variant(response.variant)
+    survey = as_variant(loaded.survey, response.variant)
     merged = {**(response.answers or {}), **answers}
     clean = validate_answers(survey, merged, partial=not finish)
     response.answers = dict(clean.values)
