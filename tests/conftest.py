@@ -250,3 +250,37 @@ def smtp_server() -> Iterator[SmtpSink]:
     yield sink
     with contextlib.suppress(AssertionError, RuntimeError):
         sink.stop()  # unless the test left it stopped
+
+
+@pytest.fixture
+def browser_as(live_server: str, make_account):
+    """``browser_as(role, **account)``: an httpx client signed in through the real /login form (session
+    cookie, no redirects followed) and a ``csrf(page)`` reader for the token of a page's forms."""
+    import re
+
+    opened: list[httpx.Client] = []
+
+    def make(role: str, **account) -> httpx.Client:
+        email = account.pop("email", None) or f"{role}-{uuid.uuid4().hex[:6]}@example.com"
+        make_account(role, email=email, **account)
+        http = httpx.Client(base_url=live_server, follow_redirects=False, timeout=30)
+        opened.append(http)
+        form = http.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        signed = http.post(
+            "/login", data={"email": email, "password": PASSWORD, "csrf_token": token, "next": "/"}
+        )
+        assert signed.status_code == 303, signed.text
+        return http
+
+    yield make
+    for http in opened:
+        http.close()
+
+
+@pytest.fixture
+def csrf_of():
+    """``csrf_of(page)``: the CSRF token in a page's forms."""
+    import re
+
+    return lambda page: re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)

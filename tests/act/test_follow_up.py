@@ -96,3 +96,33 @@ def test_a_bad_answer_link_and_a_missing_choice(client, db, smtp_server, live_se
         f"{live_server}/f/{token}", data={"comment": "<script>alert(1)</script>"}, timeout=30
     )
     assert unanswered.status_code == 422 and "<script>alert" not in unanswered.text
+
+
+def test_a_shipped_action_plan_tells_the_customers_behind_its_theme(client, db, smtp_server, live_server):
+    from closeloop.jobs.analysis import active_engine, analyse_items
+
+    ids = []
+    for n, text in enumerate(["包装太简陋，盒子都压扁了", "外包装破损严重", "物流很快"]):
+        body = {
+            "channel": "jd",
+            "text": text,
+            "customer": {"external_id": f"P-{n}", "email": f"p{n}@example.com"},
+        }
+        ids.append(client.post("/api/v1/feedback", json=body).json()["ids"][0])
+    analyse_items(db, ids, active_engine())
+    plan = client.post(
+        "/api/v1/action-plans",
+        json={"title": "换用加厚纸箱 / thicker boxes", "theme": {"category": "packaging"}},
+    ).json()
+    client.patch(f"/api/v1/action-plans/{plan['id']}", json={"status": "shipped"})
+    with db() as session:
+        keys = sorted(f.key for f in session.scalars(select(FollowUp)))
+    assert keys == [f"plan:{plan['id']}:{cid}" for cid in _customer_ids(db, ["P-0", "P-1"])]
+    assert _send(db, smtp_server, live_server).sent == 2
+    assert {m["To"] for m in smtp_server.messages} == {"p0@example.com", "p1@example.com"}
+    assert "换用加厚纸箱" in smtp_server.messages[0].get_body(("plain",)).get_content()
+
+
+def _customer_ids(db, keys: list[str]) -> list[int]:
+    with db() as session:
+        return sorted(get_customer(session, key).id for key in keys)

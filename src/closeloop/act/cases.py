@@ -205,6 +205,20 @@ def change_status(
         plan_case_follow_ups(session, case, now=now)
 
 
+def change_priority(
+    session: Session, case: Case, priority: str, *, actor: str | None, now: datetime | None = None
+) -> None:
+    """Set the case's priority (recorded in its history when it changes)."""
+    if priority not in PRIORITIES:
+        raise CaseError(f"priority {priority!r}: one of {', '.join(PRIORITIES)} / 优先级无效")
+    if priority == case.priority:
+        return
+    now = now or utcnow()
+    _event(session, case, "priority", actor, now, before=case.priority, after=priority)
+    case.priority = priority
+    case.updated_at = now
+
+
 def add_comment(
     session: Session, case: Case, *, actor: str, body: str, internal: bool = True, now: datetime | None = None
 ) -> CaseEvent:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import statistics
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
@@ -22,7 +22,16 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from closeloop.act.cases import change_status
 from closeloop.notify.mailer import Mail, MailError, SmtpMailer
-from closeloop.store.models import Case, CaseEvent, CaseItem, Customer, FeedbackItem, FollowUp, utcnow
+from closeloop.store.models import (
+    ActionPlan,
+    Case,
+    CaseEvent,
+    CaseItem,
+    Customer,
+    FeedbackItem,
+    FollowUp,
+    utcnow,
+)
 
 TEXTS = {
     "zh": {
@@ -103,6 +112,48 @@ def plan_case_follow_ups(session: Session, case: Case, *, now: datetime | None =
     return created
 
 
+PLAN_LOOKBACK = timedelta(days=90)
+PLAN_MAX_CUSTOMERS = 10_000
+
+
+def plan_action_plan_follow_ups(
+    session: Session, plan: ActionPlan, *, now: datetime | None = None
+) -> list[FollowUp]:
+    """When an action plan ships: one follow-up for each customer who gave feedback on its theme in the
+    90 days before, telling them what changed and asking whether it helped."""
+    from closeloop.act.plans import theme_items
+
+    now = now or utcnow()
+    shipped = plan.shipped_at or now
+    items = theme_items(session, plan.theme or {}, since=shipped - PLAN_LOOKBACK, until=shipped).subquery()
+    customers = session.scalars(
+        select(items.c.customer_id)
+        .where(items.c.customer_id.is_not(None))
+        .distinct()
+        .limit(PLAN_MAX_CUSTOMERS)
+    )
+    message = (plan.title + ("\n" + plan.description if plan.description else "")).strip()
+    created = []
+    for customer_id in sorted(customers):
+        key = f"plan:{plan.id}:{customer_id}"
+        if session.scalar(select(FollowUp.id).where(FollowUp.key == key)) is not None:
+            continue
+        follow_up = FollowUp(
+            key=key,
+            action_plan_id=plan.id,
+            customer_id=customer_id,
+            token=secrets.token_urlsafe(24),
+            status="pending",
+            message=message,
+            created_at=now,
+            attempts=0,
+        )
+        session.add(follow_up)
+        created.append(follow_up)
+    session.flush()
+    return created
+
+
 def _refused(customer: Customer, purpose: str) -> bool:
     decisions = sorted(
         (c for c in customer.consents if c.purpose == purpose), key=lambda c: (c.recorded_at, c.id)
@@ -110,12 +161,14 @@ def _refused(customer: Customer, purpose: str) -> bool:
     return bool(decisions) and not decisions[-1].granted
 
 
-def compose(follow_up: FollowUp, customer: Customer, case: Case | None, *, public_url: str) -> Mail:
+def compose(
+    follow_up: FollowUp, customer: Customer, case: Case | None, *, public_url: str, topic: str | None = None
+) -> Mail:
     lang = customer.language if customer.language in TEXTS else "zh"
     t = TEXTS[lang]
     base = public_url.rstrip("/")
     yes, no = base + answer_path(follow_up.token, True), base + answer_path(follow_up.token, False)
-    topic = case.title if case else ""
+    topic = topic if topic is not None else (case.title if case else "")
     done = follow_up.message or t["default_reply"]
     text = (
         f"{t['intro']}\n{topic}\n\n{t['done']}\n{done}\n\n"
@@ -175,7 +228,10 @@ def send_follow_ups(
                 report.skipped += 1
                 continue
             case = session.get(Case, follow_up.case_id) if follow_up.case_id else None
-            mail = compose(follow_up, customer, case, public_url=public_url)
+            plan = session.get(ActionPlan, follow_up.action_plan_id) if follow_up.action_plan_id else None
+            mail = compose(
+                follow_up, customer, case, public_url=public_url, topic=plan.title if plan else None
+            )
             follow_up.attempts += 1
             try:
                 mailer.send(mail)

@@ -17,6 +17,7 @@ from closeloop.act.cases import (
     CaseError,
     add_comment,
     assign,
+    change_priority,
     change_status,
     may_work,
     open_case,
@@ -240,17 +241,8 @@ def update_case(case_id: RowId, body: CasePatch, session: SessionDep, principal:
                 if user is None:
                     raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"no user {body.assignee}")
             assign(session, case, user, actor=actor, now=now)
-        if body.priority is not None and body.priority != case.priority:
-            session.add(
-                CaseEvent(
-                    case_id=case.id,
-                    at=now,
-                    actor=actor,
-                    kind="priority",
-                    detail={"before": case.priority, "after": body.priority},
-                )
-            )
-            case.priority = body.priority
+        if body.priority is not None:
+            change_priority(session, case, body.priority, actor=actor, now=now)
         if body.status is not None:
             change_status(session, case, body.status, actor=actor, now=now, note=body.note)
     except CaseError as exc:

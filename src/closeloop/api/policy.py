@@ -84,6 +84,11 @@ ROUTE_RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/routing-rules"): "cases:read",
     ("PUT", "/api/v1/routing-rules"): "cases:manage",
     ("POST", "/api/v1/routing-rules/dry-run"): "cases:manage",
+    ("GET", "/api/v1/action-plans"): "feedback:read",
+    ("POST", "/api/v1/action-plans"): "cases:manage",
+    ("GET", "/api/v1/action-plans/{plan_id}"): "feedback:read",
+    ("PATCH", "/api/v1/action-plans/{plan_id}"): "cases:manage",
+    ("GET", "/api/v1/action-plans/{plan_id}/effect"): "feedback:read",
     # The case pages: the same permissions as the case API (the handlers check the team).
     ("GET", "/cases"): "cases:read",
     ("GET", "/cases/{case_id}"): "cases:read",
@@ -91,6 +96,14 @@ ROUTE_RULES: dict[tuple[str, str], str] = {
     ("POST", "/cases/{case_id}/status"): "cases:work",
     ("POST", "/cases/{case_id}/comments"): "cases:work",
     ("POST", "/cases/{case_id}/priority"): "cases:work",
+    ("GET", "/surveys"): "feedback:read",
+    ("GET", "/surveys/new"): "surveys:write",
+    ("POST", "/surveys"): "surveys:write",
+    ("GET", "/surveys/{survey_id}"): "feedback:read",
+    ("GET", "/surveys/{survey_id}/edit"): "surveys:write",
+    ("GET", "/routing"): "cases:read",
+    ("POST", "/routing"): "cases:manage",
+    ("POST", "/routing/dry-run"): "cases:manage",
     ("GET", "/api/v1/closed-loop"): "cases:read",
     ("GET", "/f/{token}"): PUBLIC,
     ("POST", "/f/{token}"): PUBLIC,
@@ -105,7 +118,18 @@ ROUTE_RULES: dict[tuple[str, str], str] = {
 }
 
 # Pages send a browser to the sign-in form instead of answering 401.
-PAGE_PATHS = frozenset({"/", "/cases", "/cases/{case_id}"})
+PAGE_PATHS = frozenset(
+    {
+        "/",
+        "/cases",
+        "/cases/{case_id}",
+        "/surveys",
+        "/surveys/new",
+        "/surveys/{survey_id}",
+        "/surveys/{survey_id}/edit",
+        "/routing",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from closeloop.act.follow_up import TEXTS, answer_path, follow_up_for_token, record_answer
-from closeloop.store.models import Case, Customer
+from closeloop.store.models import ActionPlan, Case, Customer
 from closeloop.web.pages import templates
 from closeloop.web.survey_pages import WritingSessionDep, page_headers
 
@@ -67,6 +67,7 @@ def _form(
     assert follow_up is not None
     lang = _lang(session, follow_up.customer_id)
     case = session.get(Case, follow_up.case_id) if follow_up.case_id else None
+    plan = session.get(ActionPlan, follow_up.action_plan_id) if follow_up.action_plan_id else None
     return templates.TemplateResponse(
         request,
         "follow_up.html",
@@ -75,7 +76,7 @@ def _form(
             "t": PAGE_TEXTS[lang],
             "title": PAGE_TEXTS[lang]["ask"],
             "embed": False,
-            "topic": case.title if case else "",
+            "topic": case.title if case else (plan.title if plan else ""),
             "message": follow_up.message,
             "chosen": chosen,
             "action": answer_path(token),
