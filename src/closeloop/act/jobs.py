@@ -146,40 +146,64 @@ def run_sla_check(factory: sessionmaker[Session], now: datetime | None = None) -
         for case_id, kind in found:
             case = session.get(Case, case_id)
             if case is not None:
-                notify_team(
-                    session,
-                    case,
-                    f"SLA breach ({kind}) / 超时未{'响应' if kind == 'first_response' else '解决'}",
-                )
+                headline = f"SLA breach ({kind}) / 超时未{'响应' if kind == 'first_response' else '解决'}"
+                notify_team(session, case, headline, event="case.sla_breach")
     return found
 
 
-def notify_team(session: Session, case: Case, headline: str) -> None:
-    """Tell the case's team through its webhook, when it has one (failures are logged, not raised)."""
+def notify_team(session: Session, case: Case, headline: str, *, event: str = "case.opened") -> None:
+    """Tell the people concerned: the team's webhook (signed), and by e-mail the team's address and the
+    case's assignee when SMTP is configured. Failures are logged, never raised: the case stands."""
+    from closeloop.notify.mailer import Mail, MailError, mailer_from_settings
     from closeloop.notify.webhooks import Notification, WebhookTarget, send
     from closeloop.settings import get_settings
 
+    settings = get_settings()
     team = session.get(Team, case.team)
-    if team is None or not team.webhook_url:
-        return
-    try:
-        target = WebhookTarget(team.webhook_url, team.webhook_kind or "generic", team.webhook_secret)  # type: ignore[arg-type]
-    except ValueError as exc:
-        log.warning("team %s has an unusable webhook: %s", team.name, exc)
-        return
-    base = get_settings().public_url.rstrip("/")
-    result = send(
-        target,
-        Notification(
-            title=f"{headline}: #{case.id} {case.title[:60]}",
-            text=f"团队 Team: {case.team} · 优先级 Priority: {case.priority} · 状态 Status: {case.status}",
-            url=f"{base}/cases/{case.id}",
-            fields={"case": str(case.id), "team": case.team, "priority": case.priority},
-            event="case.sla_breach" if "SLA" in headline else "case.opened",
-            payload={"case_id": case.id, "team": case.team, "priority": case.priority, "status": case.status},
-        ),
-        attempts=2,
-        backoff=0.5,
-    )
-    if not result.ok:
-        log.warning("webhook to team %s failed: %s", team.name, result.error)
+    url = f"{settings.public_url.rstrip('/')}/cases/{case.id}"
+    title = f"{headline}: #{case.id} {case.title[:60]}"
+    text = f"团队 Team: {case.team} · 优先级 Priority: {case.priority} · 状态 Status: {case.status}"
+    if team is not None and team.webhook_url:
+        try:
+            target = WebhookTarget(team.webhook_url, team.webhook_kind or "generic", team.webhook_secret)  # type: ignore[arg-type]
+        except ValueError as exc:
+            log.warning("team %s has an unusable webhook: %s", team.name, exc)
+        else:
+            result = send(
+                target,
+                Notification(
+                    title=title,
+                    text=text,
+                    url=url,
+                    fields={"case": str(case.id), "team": case.team, "priority": case.priority},
+                    event=event,
+                    payload={
+                        "case_id": case.id,
+                        "team": case.team,
+                        "priority": case.priority,
+                        "status": case.status,
+                    },
+                ),
+                attempts=2,
+                backoff=0.5,
+            )
+            if not result.ok:
+                log.warning("webhook to team %s failed: %s", team.name, result.error)
+    mailer = mailer_from_settings(settings)
+    recipients = {
+        address
+        for address in (team.email if team else None, case.assignee.email if case.assignee else None)
+        if address
+    }
+    for address in sorted(recipients) if mailer else ():
+        try:
+            mailer.send(
+                Mail(
+                    to=address,
+                    subject=title,
+                    text=f"{title}\n{text}\n{url}\n",
+                    headers={"X-Closeloop-Event": event},
+                )
+            )
+        except MailError as exc:
+            log.warning("e-mail about case %s to %s failed: %s", case.id, address, exc)
