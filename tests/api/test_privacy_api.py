@@ -143,6 +143,7 @@ def test_a_customer_exports_and_erases_every_copy(client, client_as, db):
     assert PHONE not in details and "C-1" not in details  # the audit log holds no personal data
 
     # Re-sending the same messages after erasure stores them again (the dedupe keys were erased too).
+    # (Survey answers, events, invitations and follow-ups: see test_erasure_covers_surveys_and_cases.)
     _post(client, f"订单丢了，电话{PHONE}", customer="C-1", external_id="m-1")
 
 
@@ -190,3 +191,45 @@ def test_csv_export_neutralises_formulas(client, client_as, db):
     assert texts == {"'" + value for value in hostile} | {"正常的评价 -- 还不错"}
     assert {row["rating"] for row in rows if row["text"].startswith("正常")} == {"4.0"}
     assert "feedback.exported" in [a for a, _ in _audit_actions(db)]
+
+
+def test_erasure_covers_survey_answers_events_and_cases(client, db):
+    from closeloop.ask.definitions import EXAMPLES_DIR
+    from closeloop.ask.service import load, save_answers, save_survey, start_response
+    from closeloop.store.models import CustomerEvent, SurveyResponse
+
+    with db() as session:
+        save_survey(session, (EXAMPLES_DIR / "post_purchase_nps.yaml").read_text(encoding="utf-8"))
+        session.commit()
+    item = _post(client, "退款还没到", customer="C-5")
+    client.post("/api/v1/cases", json={"feedback_ids": [item], "team": "finance"})
+    client.post(
+        "/api/v1/events",
+        json={
+            "events": [
+                {
+                    "external_id": "o-5",
+                    "type": "order_completed",
+                    "occurred_at": "2026-11-01T00:00:00Z",
+                    "customer": {"external_id": "C-5"},
+                }
+            ]
+        },
+    )
+    with db() as session:
+        customer = session.scalars(select(Customer).where(Customer.external_id == "C-5")).one()
+        response = start_response(session, load(session, "post-purchase-nps"), customer=customer)
+        save_answers(session, response, {"nps": 2, "why": f"打{PHONE}没人接"}, finish=True)
+        session.commit()
+    exported = client.get("/api/v1/customers/C-5/export").json()
+    assert (
+        exported["survey_responses"][0]["answers"]["nps"] == 2
+        and exported["events"][0]["type"] == "order_completed"
+    )
+    assert exported["cases"][0]["title"]
+    assert client.delete("/api/v1/customers/C-5").status_code == 200
+    with db() as session:
+        [kept] = session.scalars(select(SurveyResponse)).all()
+        assert kept.answers == {"nps": 2} and kept.customer_id is None  # the score stays, anonymous
+        assert session.scalars(select(CustomerEvent)).all() == []
+        assert session.scalar(text("SELECT customer_id FROM cases")) is None

@@ -1,9 +1,10 @@
 """A customer's rights over their data: a full export, and erasure of every copy.
 
 Erasure anonymises by default: the customer record (contact fields, attributes, consent history) is
-deleted, each of their feedback items loses its text (and encrypted original), order, product,
-metadata and embeddings, and its link to the customer; the anonymous rating and analysis stay so that
-aggregate scores do not shift. ``delete_feedback=True`` deletes the items instead (analyses, labels and
+deleted with their events, invitations and follow-ups; their survey answers keep only the scores; each
+of their feedback items loses its text (and encrypted original), order, product, metadata and
+embeddings, and its link to the customer; the anonymous rating and analysis stay so that aggregate
+scores do not shift. ``delete_feedback=True`` deletes the items instead (analyses, labels and
 embeddings go with them). Text search reads the items' text, so nothing erased can be found again.
 The audit log names the customer by internal id only, never by contact data.
 """
@@ -18,7 +19,20 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload, undefer
 
-from closeloop.store.models import Analysis, Consent, Customer, Embedding, FeedbackItem, Label, utcnow
+from closeloop.store.models import (
+    Analysis,
+    Case,
+    Consent,
+    Customer,
+    CustomerEvent,
+    Embedding,
+    FeedbackItem,
+    FollowUp,
+    Invitation,
+    Label,
+    SurveyResponse,
+    utcnow,
+)
 
 ERASED_TEXT = "[已删除 erased]"
 
@@ -73,8 +87,41 @@ def export_customer(session: Session, external_id: str) -> dict[str, Any]:
     labels: dict[int, list[Label]] = {}
     for label in session.scalars(select(Label).where(Label.feedback_id.in_(ids))) if ids else ():
         labels.setdefault(label.feedback_id, []).append(label)
+    responses = session.scalars(select(SurveyResponse).where(SurveyResponse.customer_id == customer.id))
+    events = session.scalars(select(CustomerEvent).where(CustomerEvent.customer_id == customer.id))
+    invitations = session.scalars(select(Invitation).where(Invitation.customer_id == customer.id))
+    follow_ups = session.scalars(select(FollowUp).where(FollowUp.customer_id == customer.id))
+    cases = session.scalars(select(Case).where(Case.customer_id == customer.id))
     return {
         "exported_at": utcnow().isoformat(),
+        "survey_responses": [
+            {
+                "survey": r.survey_id,
+                "answers": r.answers,
+                "status": r.status,
+                "started_at": _iso(r.started_at),
+            }
+            for r in responses
+        ],
+        "events": [
+            {"type": e.type, "occurred_at": _iso(e.occurred_at), "payload": e.payload} for e in events
+        ],
+        "invitations": [
+            {
+                "survey": i.survey_id,
+                "status": i.status,
+                "sent_at": _iso(i.sent_at),
+                "answered_at": _iso(i.answered_at),
+            }
+            for i in invitations
+        ],
+        "follow_ups": [
+            {"sent_at": _iso(f.sent_at), "solved": f.solved, "comment": f.comment} for f in follow_ups
+        ],
+        "cases": [
+            {"id": c.id, "title": c.title, "status": c.status, "created_at": _iso(c.created_at)}
+            for c in cases
+        ],
         "customer": {
             "external_id": customer.external_id,
             "name": customer.name,
@@ -166,6 +213,16 @@ def erase_customer(session: Session, external_id: str, *, delete_feedback: bool 
                 )
             )
     customer_id = customer.id
+    # Survey answers: the scores stay (anonymous, so survey results do not shift), free text goes.
+    for response in session.scalars(select(SurveyResponse).where(SurveyResponse.customer_id == customer_id)):
+        response.answers = {k: v for k, v in (response.answers or {}).items() if isinstance(v, int | float)}
+        response.customer_id = None
+        response.token = f"erased-{secrets.token_hex(16)}"
+    session.execute(update(Case).where(Case.customer_id == customer_id).values(customer_id=None))
+    # Events, invitations and follow-ups are about the person only: they go (cascade with the customer).
+    session.execute(delete(FollowUp).where(FollowUp.customer_id == customer_id))
+    session.execute(delete(Invitation).where(Invitation.customer_id == customer_id))
+    session.execute(delete(CustomerEvent).where(CustomerEvent.customer_id == customer_id))
     session.execute(delete(Consent).where(Consent.customer_id == customer_id))
     session.execute(delete(Customer).where(Customer.id == customer_id))
     session.expire_all()
