@@ -124,6 +124,7 @@ def test_a_tiny_real_run_loses_nothing(tmp_path):
             "30",
             "--json-out",
             str(out),
+            "--keep-climbing",  # a slow machine must not end the run early: the test checks counting only
         ],
         capture_output=True,
         text=True,
