@@ -1,7 +1,7 @@
 """Speed of `analyze`: model load time, items/s on short and long feedback (accurate, --fast, snownlp),
 and peak resident memory. Texts come from the development sets (speed only; labels are not read).
 
-    .venv/bin/python benchmarks/analyze_speed.py [--short 2000] [--long 300]
+    .venv/bin/python benchmarks/analyze_speed.py [--short 2000] [--long 300] [--model DIR]
 
 Figures depend on what else runs on the machine; the load average is printed with them.
 """
@@ -45,6 +45,7 @@ def main() -> None:
     )
     parser.add_argument("--short", type=int, default=2000, help="short reviews to time")
     parser.add_argument("--long", type=int, default=300, help="long reviews (≥ 200 characters) to time")
+    parser.add_argument("--model", type=Path, default=None, help="model directory (default: the shipped one)")
     args = parser.parse_args()
     rng = random.Random(7)
     short_zh = rng.sample(texts_from(DATA / "waimai_10k" / "dev.csv"), args.short)
@@ -62,12 +63,12 @@ def main() -> None:
     started = time.perf_counter()
     from closeloop.analysis.engine import Engine
 
-    engine = Engine.load()
+    engine = Engine.load(args.model)
     engine.analyze(["加载测试 warm-up", "warm-up"])  # loads e5, jieba and the detectors
     load_seconds = time.perf_counter() - started
     console.print(f"  after loading: peak RSS {peak_rss_mb():.0f} MB", highlight=False)
     started = time.perf_counter()
-    fast_engine = Engine.load(fast=True)
+    fast_engine = Engine.load(args.model, fast=True)
     fast_engine.analyze(["加载测试 warm-up"])
     fast_load_seconds = time.perf_counter() - started
 

@@ -12,15 +12,24 @@ from closeloop.analysis.language import detect_language
 from closeloop.analysis.sentiment import (
     NEGATIVE,
     NEUTRAL,
+    PHRASE_FEATURES,
     POSITIVE,
     CharNgramSentiment,
+    LinearHead,
+    PhraseSentiment,
     class_order,
+    fit_idf,
+    mean_word_polarity,
+    negation_marked_words,
     parse_sentiment_label,
+    phrase_counts,
+    phrase_features,
     polarity_logits,
     sentiment_confidence,
     sentiment_labels,
     sentiment_score,
     softmax,
+    tfidf_rows,
 )
 from closeloop.analysis.text import clip_for_model, has_letters, normalize_text, split_clauses
 
@@ -76,6 +85,55 @@ def test_char_head_learns_saves_and_loads(tmp_path: Path) -> None:
     reloaded = CharNgramSentiment.load(tmp_path)
     logits = reloaded.logits(["好吃推荐", "难吃差评"])
     assert logits[0, 1] - logits[0, 0] > 0 > logits[1, 1] - logits[1, 0]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The food wasn't good", ["the", "food", "wasn't", "not_good"]),
+        ("not fresh, but tasty", ["not", "not_fresh", "but", "tasty"]),
+        ("Never again! Great staff", ["never", "not_again", "great", "staff"]),
+        ("I dont like it however it works", ["i", "dont", "not_like", "not_it", "however", "it", "works"]),
+        ("Good\u2019s", ["good's"]),
+        ("配送很快", []),
+        ("", []),
+    ],
+)
+def test_negation_scope_runs_to_punctuation_or_contrast(text: str, expected: list[str]) -> None:
+    assert negation_marked_words(text) == expected
+
+
+def test_phrase_features_add_bigrams_across_the_negation_mark() -> None:
+    features = phrase_features("is not good")
+    assert features == ["is", "not", "not_good", "is not", "not not_good"]
+    assert phrase_counts(["is not good"]).sum() == len(features)
+
+
+def test_phrase_student_saves_loads_and_reads_negation(tmp_path: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    texts = ["good food", "not bad at all", "great staff", "bad food", "not good", "rude staff"] * 4
+    labels = [POSITIVE, POSITIVE, POSITIVE, NEGATIVE, NEGATIVE, NEGATIVE] * 4
+    counts = phrase_counts(texts)
+    idf = fit_idf(counts)
+    fitted = LogisticRegression(C=10.0).fit(tfidf_rows(counts, idf), labels)
+    # Word polarities as the build folds them from e5; "awful" is known only through them.
+    words = {"good": (1.0, -1.0), "awful": (-3.0, 1.0)}
+    model = PhraseSentiment(idf, LinearHead.from_sklearn(fitted, (NEGATIVE, POSITIVE)), words)
+    model.save(tmp_path)
+    reloaded = PhraseSentiment.load(tmp_path)
+    assert reloaded.word_polarity == words
+    texts = ["good food", "not good", "not bad", "bad food", "awful"]
+    polarity = np.diff(reloaded.logits(texts), axis=1)[:, 0]
+    assert polarity[0] > 0 > polarity[1]
+    assert polarity[2] > 0 > polarity[3]
+    assert polarity[4] < 0
+
+
+def test_mean_word_polarity_uses_the_negated_value_in_scope() -> None:
+    words = {"good": (2.0, -1.0), "food": (0.0, 0.0)}
+    means = mean_word_polarity(["good food", "not good", "the unknown", ""], words)
+    assert means.tolist() == [1.0, -1.0, 0.0, 0.0]
 
 
 @pytest.mark.parametrize(
@@ -139,3 +197,21 @@ def test_complaint_needs_negative_and_a_cue(text: str, sentiment: str, score: fl
 
 def test_complaint_cues_in_order() -> None:
     assert complaint_cues("要求退款，不然就投诉到12315") == ["退款", "投诉", "12315"]
+
+
+def test_phrase_student_serves_fast_mode_only_and_only_its_languages() -> None:
+    from closeloop.analysis.sentiment_model import SentimentBatch, SentimentEnsemble, prepare_batch
+
+    classes = (NEGATIVE, POSITIVE)
+    head = LinearHead(classes, np.zeros((2, PHRASE_FEATURES), dtype=np.float32), np.zeros(2))
+    phrase = PhraseSentiment(np.ones(PHRASE_FEATURES, dtype=np.float32), head, {"good": (4.0, -4.0)})
+    ensemble = SentimentEnsemble(classes=classes, phrase=phrase, vader_languages=frozenset())
+    fast_logits, fast_informed = ensemble.logits(
+        prepare_batch(["good", "not good", "good"], ["en", "en", "zh"], fast=True)
+    )
+    assert np.diff(fast_logits, axis=1)[:, 0].tolist() == [4.0, -4.0, 0.0]
+    assert fast_informed.tolist() == [True, True, False]
+    accurate = SentimentBatch(["good"], ["en"], np.zeros((1, 384), dtype=np.float32))
+    accurate_logits, accurate_informed = ensemble.logits(accurate)
+    assert accurate_logits.tolist() == [[0.0, 0.0]]
+    assert not accurate_informed[0]

@@ -87,18 +87,24 @@ def _last_reply(session: Session, case: Case) -> str | None:
     )
 
 
-def plan_case_follow_ups(session: Session, case: Case, *, now: datetime | None = None) -> list[FollowUp]:
-    """Record one follow-up per customer behind a just-resolved case (once per resolution round)."""
-    now = now or utcnow()
-    message = _last_reply(session, case) or ""
+def _record_follow_ups(
+    session: Session,
+    keyed_customers: list[tuple[str, int]],
+    *,
+    message: str,
+    now: datetime,
+    case_id: int | None = None,
+    action_plan_id: int | None = None,
+) -> list[FollowUp]:
+    """A pending follow-up for each (key, customer) not recorded yet; the unique key makes it once only."""
     created = []
-    for customer_id in case_customers(session, case):
-        key = f"case:{case.id}:{case.reopened}:{customer_id}"
+    for key, customer_id in keyed_customers:
         if session.scalar(select(FollowUp.id).where(FollowUp.key == key)) is not None:
             continue
         follow_up = FollowUp(
             key=key,
-            case_id=case.id,
+            case_id=case_id,
+            action_plan_id=action_plan_id,
             customer_id=customer_id,
             token=secrets.token_urlsafe(24),
             status="pending",
@@ -110,6 +116,13 @@ def plan_case_follow_ups(session: Session, case: Case, *, now: datetime | None =
         created.append(follow_up)
     session.flush()
     return created
+
+
+def plan_case_follow_ups(session: Session, case: Case, *, now: datetime | None = None) -> list[FollowUp]:
+    """Record one follow-up per customer behind a just-resolved case (once per resolution round)."""
+    keyed = [(f"case:{case.id}:{case.reopened}:{cid}", cid) for cid in case_customers(session, case)]
+    message = _last_reply(session, case) or ""
+    return _record_follow_ups(session, keyed, message=message, now=now or utcnow(), case_id=case.id)
 
 
 PLAN_LOOKBACK = timedelta(days=90)
@@ -132,26 +145,9 @@ def plan_action_plan_follow_ups(
         .distinct()
         .limit(PLAN_MAX_CUSTOMERS)
     )
+    keyed = [(f"plan:{plan.id}:{cid}", cid) for cid in sorted(customers)]
     message = (plan.title + ("\n" + plan.description if plan.description else "")).strip()
-    created = []
-    for customer_id in sorted(customers):
-        key = f"plan:{plan.id}:{customer_id}"
-        if session.scalar(select(FollowUp.id).where(FollowUp.key == key)) is not None:
-            continue
-        follow_up = FollowUp(
-            key=key,
-            action_plan_id=plan.id,
-            customer_id=customer_id,
-            token=secrets.token_urlsafe(24),
-            status="pending",
-            message=message,
-            created_at=now,
-            attempts=0,
-        )
-        session.add(follow_up)
-        created.append(follow_up)
-    session.flush()
-    return created
+    return _record_follow_ups(session, keyed, message=message, now=now, action_plan_id=plan.id)
 
 
 def _refused(customer: Customer, purpose: str) -> bool:

@@ -7,6 +7,8 @@ Nothing here reads files except ``load``/``save`` of a head's own weights.
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -191,15 +193,15 @@ class CharNgramSentiment:
         model = LogisticRegression(C=c, max_iter=2000).fit(tfidf_rows(counts, idf), list(labels))
         return cls(idf, LinearHead.from_sklearn(model, class_order(labels)))
 
-    def save(self, directory: Path) -> None:
-        np.savez_compressed(directory / "sentiment_char_idf.npz", idf=self.idf.astype(np.float16))
-        self.head.save(directory / "sentiment_char_head.npz")
+    def save(self, directory: Path, name: str = "sentiment_char") -> None:
+        np.savez_compressed(directory / f"{name}_idf.npz", idf=self.idf.astype(np.float16))
+        self.head.save(directory / f"{name}_head.npz")
 
     @classmethod
-    def load(cls, directory: Path) -> CharNgramSentiment:
-        with np.load(directory / "sentiment_char_idf.npz") as stored:
+    def load(cls, directory: Path, name: str = "sentiment_char") -> CharNgramSentiment:
+        with np.load(directory / f"{name}_idf.npz") as stored:
             idf = stored["idf"].astype(np.float32)
-        return cls(idf, LinearHead.load(directory / "sentiment_char_head.npz"))
+        return cls(idf, LinearHead.load(directory / f"{name}_head.npz"))
 
 
 WORD_NGRAM_FEATURES = 2**18
@@ -250,6 +252,112 @@ class StudentSentiment:
         with np.load(directory / "student_idf.npz") as stored:
             idf = stored["idf"].astype(np.float32)
         return cls(idf, LinearHead.load(directory / "student_head.npz"))
+
+
+# Words that open a negation scope; the scope runs to the next punctuation mark or contrastive word.
+NEGATION_WORDS = frozenset(
+    {"not", "no", "never", "cannot", "nothing", "nobody", "none", "neither", "nor", "without", "hardly"}
+    | {"barely", "nowhere", "dont", "doesnt", "didnt", "isnt", "wasnt", "arent", "werent", "wont", "cant"}
+    | {"couldnt", "wouldnt", "shouldnt", "havent", "hasnt", "hadnt", "aint"}
+)
+_SCOPE_BREAKS = frozenset({"but", "however", "although", "though", "yet", "except"})
+_ENGLISH_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[.,!?;:()]+")
+NEGATED_PREFIX = "not_"
+PHRASE_FEATURES = 2**18
+
+
+def negation_marked_words(text: str) -> list[str]:
+    """Lower-cased English words with ``not_`` before each word in a negation scope ("isn't good" →
+    ``["isn't", "not_good"]``); punctuation and but/however/although end a scope and are dropped."""
+    words: list[str] = []
+    negated = False
+    for token in _ENGLISH_TOKEN.findall(text.lower().replace("\u2019", "'")):
+        if not token[0].isalnum():
+            negated = False
+        elif token in _SCOPE_BREAKS:
+            negated = False
+            words.append(token)
+        elif token in NEGATION_WORDS or token.endswith("n't"):
+            negated = True
+            words.append(token)
+        else:
+            words.append(NEGATED_PREFIX + token if negated else token)
+    return words
+
+
+def phrase_features(text: str) -> list[str]:
+    """Negation-marked word unigrams and bigrams of one text (the phrase student's features)."""
+    words = negation_marked_words(text)
+    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
+
+
+@lru_cache(maxsize=1)
+def _phrase_vectorizer() -> object:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(
+        analyzer=phrase_features,
+        n_features=PHRASE_FEATURES,
+        alternate_sign=False,
+        norm=None,
+        dtype=np.float32,
+    )
+
+
+def phrase_counts(texts: Sequence[str]) -> object:
+    """Sparse (n, PHRASE_FEATURES) counts of negation-marked word 1–2-grams."""
+    return _phrase_vectorizer().transform(list(texts))  # type: ignore[attr-defined]
+
+
+def mean_word_polarity(texts: Sequence[str], word_polarity: dict[str, tuple[float, float]]) -> np.ndarray:
+    """Per text, the mean over its known words of their polarity (the negated value inside a negation
+    scope); 0 for a text with no known word."""
+    out = np.zeros(len(texts), dtype=np.float64)
+    for row, text in enumerate(texts):
+        values = []
+        for word in negation_marked_words(text):
+            negated = word.startswith(NEGATED_PREFIX)
+            polarity = word_polarity.get(word[len(NEGATED_PREFIX) :] if negated else word)
+            if polarity is not None:
+                values.append(polarity[1] if negated else polarity[0])
+        if values:
+            out[row] = sum(values) / len(values)
+    return out
+
+
+@dataclass
+class PhraseSentiment:
+    """A fast English student distilled from the e5 part of the accurate model; in ``--fast`` mode its logits
+    stand in for e5's. Two parts, fitted jointly: TF-IDF of negation-marked word 1–2-grams with a linear
+    head, and the mean of per-word polarities (plain, negated) that come from e5's own embedding of each
+    word (static embeddings folded through the head), so words the n-grams never saw still count."""
+
+    idf: np.ndarray
+    head: LinearHead
+    word_polarity: dict[str, tuple[float, float]]
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        logits = self.head.logits(tfidf_rows(phrase_counts(texts), self.idf))
+        return logits + polarity_logits(mean_word_polarity(texts, self.word_polarity), self.head.classes)
+
+    def save(self, directory: Path) -> None:
+        np.savez_compressed(directory / "sentiment_phrase_idf.npz", idf=self.idf.astype(np.float16))
+        self.head.save(directory / "sentiment_phrase_head.npz")
+        words = sorted(self.word_polarity)
+        np.savez_compressed(
+            directory / "sentiment_phrase_words.npz",
+            words=np.array(words),
+            polarity=np.array([self.word_polarity[w] for w in words], dtype=np.float16).reshape(-1, 2),
+        )
+
+    @classmethod
+    def load(cls, directory: Path) -> PhraseSentiment:
+        with np.load(directory / "sentiment_phrase_idf.npz") as stored:
+            idf = stored["idf"].astype(np.float32)
+        with np.load(directory / "sentiment_phrase_words.npz") as stored:
+            words, polarity = stored["words"].tolist(), stored["polarity"].astype(np.float64).tolist()
+            word_polarity = {str(w): (p[0], p[1]) for w, p in zip(words, polarity, strict=True)}
+        return cls(idf, LinearHead.load(directory / "sentiment_phrase_head.npz"), word_polarity)
 
 
 @dataclass

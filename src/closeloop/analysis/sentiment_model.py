@@ -19,6 +19,7 @@ from closeloop.analysis.sentiment import (
     VADER_LOGIT_SCALE,
     CharNgramSentiment,
     EmbeddingSentiment,
+    PhraseSentiment,
     StudentSentiment,
     embed,
     emoji_polarity,
@@ -35,6 +36,8 @@ BASE_SUBDIR = "base"
 STUDENT_SUBDIR = "student"
 # Key of the fast-mode weights used for languages without weights of their own.
 ANY_LANGUAGE = "*"
+# File name prefix of the fast-mode char student (the char head trained on labels is "sentiment_char").
+FAST_CHAR_NAME = "sentiment_fast_char"
 
 
 @dataclass
@@ -98,13 +101,20 @@ def finish(logits: np.ndarray, informed: np.ndarray, classes: Sequence[str]) -> 
 
 @dataclass
 class SentimentEnsemble:
-    """The shipped model: e5 head + zero-shot anchors, char n-grams for their languages, VADER for English."""
+    """The shipped model: e5 head + zero-shot anchors, char n-grams for their languages, VADER for English.
+
+    In fast mode (no embeddings) students distilled from the e5 part stand in for e5: ``phrase`` on texts
+    in ``phrase_languages``, ``fast_char`` on texts in ``char_languages``; accurate mode never uses them.
+    """
 
     classes: tuple[str, ...]
     embedding: EmbeddingSentiment | None = None
     char: CharNgramSentiment | None = None
     char_languages: frozenset[str] | None = None  # None: every language
     vader_languages: frozenset[str] = frozenset({"en", UNDETERMINED})
+    phrase: PhraseSentiment | None = None
+    phrase_languages: frozenset[str] = frozenset({"en"})
+    fast_char: CharNgramSentiment | None = None
 
     def logits(self, batch: SentimentBatch) -> tuple[np.ndarray, np.ndarray]:
         """(logits over ``classes``, which rows some model could read)."""
@@ -116,6 +126,16 @@ class SentimentEnsemble:
             if rows.size:
                 logits[rows] += self.embedding.logits(batch.embeddings[rows])
                 informed[rows] = True
+        if self.phrase is not None and batch.embeddings is None:
+            rows = np.flatnonzero(
+                [
+                    bool(letters) and lang in self.phrase_languages
+                    for letters, lang in zip(batch.with_letters, batch.languages, strict=True)
+                ]
+            )
+            if rows.size:
+                logits[rows] += self.phrase.logits([batch.texts[i] for i in rows])
+                informed[rows] = True
         if self.char is not None:
             rows = np.flatnonzero(
                 [
@@ -124,7 +144,10 @@ class SentimentEnsemble:
                 ]
             )
             if rows.size:
-                logits[rows] += self.char.logits([batch.texts[i] for i in rows])
+                texts = [batch.texts[i] for i in rows]
+                logits[rows] += self.char.logits(texts)
+                if self.fast_char is not None and batch.embeddings is None:
+                    logits[rows] += self.fast_char.logits(texts)
                 informed[rows] = True
         rows = np.flatnonzero([lang in self.vader_languages for lang in batch.languages])
         if rows.size:
@@ -237,6 +260,9 @@ def ensemble_spec(ensemble: SentimentEnsemble) -> dict[str, Any]:
         "char": ensemble.char is not None,
         "char_languages": sorted(ensemble.char_languages) if ensemble.char_languages is not None else None,
         "vader_languages": sorted(ensemble.vader_languages),
+        "phrase": ensemble.phrase is not None,
+        "phrase_languages": sorted(ensemble.phrase_languages),
+        "fast_char": ensemble.fast_char is not None,
     }
 
 
@@ -268,4 +294,7 @@ def load_sentiment_model(model_dir: Path, spec: dict[str, Any]) -> SentimentMode
         char=CharNgramSentiment.load(model_dir) if spec.get("char") else None,
         char_languages=frozenset(char_languages) if char_languages is not None else None,
         vader_languages=frozenset(spec.get("vader_languages", ["en", UNDETERMINED])),
+        phrase=PhraseSentiment.load(model_dir) if spec.get("phrase") else None,
+        phrase_languages=frozenset(spec.get("phrase_languages", ["en"])),
+        fast_char=CharNgramSentiment.load(model_dir, FAST_CHAR_NAME) if spec.get("fast_char") else None,
     )
