@@ -88,6 +88,7 @@ DASHBOARD_QUERIES: tuple[DashboardQuery, ...] = (
         "low ratings + analysis 差评", "/api/v1/feedback?limit=50&rating_max=2&with_analysis=true", "token"
     ),
     DashboardQuery("text search 物流", "/api/v1/feedback?limit=50&q=%E7%89%A9%E6%B5%81", "token"),
+    DashboardQuery("overview 看板总览", "/api/v1/insight/overview?granularity=week", "token"),
     DashboardQuery("health 健康检查", "/healthz", "public"),
 )
 

@@ -17,10 +17,12 @@ from closeloop import __version__
 from closeloop.api import (
     accounts,
     action_plans,
+    alerts,
     cases,
     customers,
     feedback,
     health,
+    insight,
     labels,
     privacy,
     routing,
@@ -32,7 +34,15 @@ from closeloop.api.policy import SignInRequiredError, enforce_policy
 from closeloop.settings import Settings, get_settings
 from closeloop.store.faults import StoreFault, classify
 from closeloop.store.session import engine_for, session_factory
-from closeloop.web import admin_pages, auth_pages, case_pages, follow_up_pages, pages, survey_pages
+from closeloop.web import (
+    admin_pages,
+    auth_pages,
+    case_pages,
+    dashboard_pages,
+    follow_up_pages,
+    pages,
+    survey_pages,
+)
 
 log = logging.getLogger("closeloop")
 
@@ -115,8 +125,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(cases.router)
     app.include_router(routing.router)
     app.include_router(action_plans.router)
+    app.include_router(alerts.router)
     app.include_router(customers.router)
     app.include_router(labels.router)
+    app.include_router(insight.router)
     app.include_router(webhooks.router)
     app.include_router(accounts.router)
     app.include_router(auth_pages.router)
@@ -125,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(survey_pages.router)
     app.include_router(follow_up_pages.router)
     app.include_router(admin_pages.router)
+    app.include_router(dashboard_pages.router)
     app.include_router(survey_answers.router)
     app.mount("/static", StaticFiles(directory=survey_pages.STATIC_DIR), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

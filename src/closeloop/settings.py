@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     purge_interval_seconds: int = Field(
         default=3600, description="How often the background worker applies channels' retention periods."
     )
+    alert_team: str = Field(
+        default="insight",
+        description="The team (its webhook and e-mail) told about new trend alerts.",
+    )
 
 
 @lru_cache

@@ -3,37 +3,14 @@ it, replies to the customer and resolves it; the store then holds all of that.""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import select
 
 from closeloop.store.models import Case, CaseEvent
 
-CHROMIUM = os.environ.get("CLOSELOOP_TEST_CHROMIUM", "")
 PASSWORD = "correct horse battery staple"  # the password conftest gives every account
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)),
-    reason="no Chromium for browser tests: set CLOSELOOP_TEST_CHROMIUM to an executable "
-    "(e.g. /usr/bin/chromium from Debian's chromium package; scripts/browser installs it)",
-)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-        )
-        yield chromium
-        chromium.close()
 
 
 def open_case(client, text: str, team: str, priority: str) -> int:

@@ -3,7 +3,6 @@ find the answer in the store, once with JavaScript and once without."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,19 +16,12 @@ from closeloop.ask.definitions import EXAMPLES_DIR
 from closeloop.ask.service import save_survey
 from closeloop.store.models import FeedbackItem, SurveyResponse
 
-CHROMIUM = os.environ.get("CLOSELOOP_TEST_CHROMIUM", "")
 PHONE = {
     "viewport": {"width": 390, "height": 844},
     "is_mobile": True,
     "has_touch": True,
     "device_scale_factor": 3,
 }
-
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)),
-    reason="no Chromium for browser tests: set CLOSELOOP_TEST_CHROMIUM to an executable "
-    "(e.g. /usr/bin/chromium from Debian's chromium package; scripts/browser installs it)",
-)
 
 
 def save_example(db) -> str:
@@ -40,19 +32,6 @@ def save_example(db) -> str:
         save_survey(session, definition)
         session.commit()
     return definition["id"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])

@@ -89,6 +89,13 @@ ROUTE_RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/action-plans/{plan_id}"): "feedback:read",
     ("PATCH", "/api/v1/action-plans/{plan_id}"): "cases:manage",
     ("GET", "/api/v1/action-plans/{plan_id}/effect"): "feedback:read",
+    ("GET", "/api/v1/insight/overview"): "feedback:read",
+    ("GET", "/api/v1/insight/verbatims"): "feedback:read",
+    ("GET", "/api/v1/insight/aspects"): "feedback:read",
+    ("GET", "/api/v1/insight/segments"): "feedback:read",
+    ("GET", "/api/v1/alerts"): "feedback:read",
+    # Acknowledging an alert is triage, like taking a case.
+    ("POST", "/api/v1/alerts/{alert_id}/ack"): "cases:work",
     # The case pages: the same permissions as the case API (the handlers check the team).
     ("GET", "/cases"): "cases:read",
     ("GET", "/cases/{case_id}"): "cases:read",
@@ -101,6 +108,8 @@ ROUTE_RULES: dict[tuple[str, str], str] = {
     ("POST", "/surveys"): "surveys:write",
     ("GET", "/surveys/{survey_id}"): "feedback:read",
     ("GET", "/surveys/{survey_id}/edit"): "surveys:write",
+    ("GET", "/dashboard"): "feedback:read",
+    ("GET", "/dashboard/taxonomy.json"): "feedback:read",
     ("GET", "/routing"): "cases:read",
     ("POST", "/routing"): "cases:manage",
     ("POST", "/routing/dry-run"): "cases:manage",
@@ -128,6 +137,7 @@ PAGE_PATHS = frozenset(
         "/surveys/{survey_id}",
         "/surveys/{survey_id}/edit",
         "/routing",
+        "/dashboard",
     }
 )
 

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "closeloop.cli.adapt",
     "closeloop.cli.privacy",
     "closeloop.cli.surveys",
+    "closeloop.cli.alerts",
 )
 
 

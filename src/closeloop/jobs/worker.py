@@ -38,11 +38,13 @@ def default_jobs(factory: sessionmaker[Session], settings: Settings) -> list[Per
     """Retention purge always; survey invitations when an SMTP server is configured."""
     from closeloop.act.jobs import run_sla_check
     from closeloop.ask.invitations import run_invitations
+    from closeloop.insight.alerts import run_alert_job
     from closeloop.notify.mailer import mailer_from_settings
 
     jobs = [
         PeriodicJob("retention", settings.purge_interval_seconds, lambda: run_purge(factory)),
         PeriodicJob("sla", 60, lambda: run_sla_check(factory)),
+        PeriodicJob("alerts", 3600, lambda: run_alert_job(factory, settings)),  # idempotent per day
     ]
     mailer = mailer_from_settings(settings)
     if mailer is not None:

@@ -7,7 +7,7 @@ Raw feedback (``FeedbackItem``) is never overwritten by analysis: each model ver
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -635,3 +635,30 @@ class FollowUp(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Alert(Base):
+    """A trend alert: a category, product or channel whose complaint rate or volume rose beyond its normal
+    variation (``closeloop.insight.alerts``). One row per episode: ``dedupe_key`` is key|signal|start."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_status_detected_at", "status", "detected_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(400), unique=True)
+    key: Mapped[str] = mapped_column(String(320), index=True)  # category:<id>, product:<name>, channel:<name>
+    signal: Mapped[str] = mapped_column(String(16))  # rate | volume
+    started_on: Mapped[date] = mapped_column()
+    detected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    severity: Mapped[str] = mapped_column(String(16))  # high | medium | low
+    baseline: Mapped[float] = mapped_column(Float)
+    recent: Mapped[float] = mapped_column(Float)
+    ratio: Mapped[float] = mapped_column(Float)
+    p_value: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    message_zh: Mapped[str] = mapped_column(Text)
+    message_en: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | acknowledged | closed
+    acknowledged_by: Mapped[str | None] = mapped_column(String(320))
+    acknowledged_at: Mapped[datetime | None] = mapped_column()
+    notified_at: Mapped[datetime | None] = mapped_column()
