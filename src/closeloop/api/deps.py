@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+import yaml
+from fastapi import Depends, HTTPException, Path, Request, status
 from sqlalchemy.orm import Session, sessionmaker
 
 from closeloop.settings import Settings
@@ -49,3 +50,18 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 # Ids in URLs are database keys: out-of-range numbers are a 422, not a database error.
 MAX_ID = 2**63 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+async def definition_body(request: Request) -> Any:
+    """A definition sent as YAML (with a YAML content type: the text, parsed by the domain) or as JSON
+    (parsed here); an undecodable or unparsable body is a 422 that says why."""
+    raw = await request.body()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        text = raw.decode("utf-8")
+        return text if content_type in YAML_TYPES else yaml.safe_load(text or "null")
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unreadable body: {exc}") from None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any
 
-import yaml
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -14,8 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from closeloop.accounts import audit
 from closeloop.act.jobs import replace_rules, routed_items, stored_rules
 from closeloop.act.routing import RoutingRuleError, dry_run, dump_rules, load_rules
-from closeloop.api.deps import SessionDep, client_ip
-from closeloop.api.surveys import YAML_TYPES
+from closeloop.api.deps import SessionDep, client_ip, definition_body
 from closeloop.store.models import FeedbackItem
 
 router = APIRouter(tags=["routing"])
@@ -40,13 +38,7 @@ def read_rules(session: SessionDep) -> dict[str, Any]:
     },
 )
 async def put_rules(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    try:
-        text = raw.decode("utf-8")
-        source: Any = text if content_type in YAML_TYPES else yaml.safe_load(text or "null")
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unreadable body: {exc}") from None
+    source = await definition_body(request)
     return await run_in_threadpool(_replace, request, source)
 
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import yaml
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from closeloop.accounts import audit
-from closeloop.api.deps import SessionDep, client_ip
+from closeloop.api.deps import SessionDep, client_ip, definition_body
 from closeloop.api.policy import PrincipalDep
 from closeloop.api.schemas import CustomerIn
 from closeloop.ask.definitions import SurveyDefinitionError
@@ -23,8 +22,6 @@ from closeloop.collect.records import CustomerRef
 from closeloop.store.models import Invitation, SurveyResponse, TriggerRuleRecord
 
 router = APIRouter(tags=["surveys"])
-
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
 
 class SurveySummary(BaseModel):
@@ -90,18 +87,11 @@ def surveys(session: SessionDep) -> list[SurveySummary]:
     },
 )
 async def create_survey(request: Request) -> SurveyOut:
-    raw = await request.body()
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    try:
-        source: Any = raw.decode("utf-8")
-        if content_type not in YAML_TYPES:
-            source = yaml.safe_load(source) if source.strip() else None
-            if not isinstance(source, dict):
-                raise SurveyDefinitionError(["(body): a survey definition must be a JSON object"])
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unreadable body: {exc}") from None
-    except SurveyDefinitionError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.problems) from None
+    source = await definition_body(request)
+    if not isinstance(source, str | dict):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, ["(body): a survey definition must be a JSON object"]
+        )
     from starlette.concurrency import run_in_threadpool
 
     return await run_in_threadpool(_save, request, source)
