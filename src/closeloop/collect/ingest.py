@@ -210,7 +210,7 @@ def _insert_items_sqlite(session: Session, rows: list[dict[str, Any]]) -> list[i
             for index in times:
                 values[index] = _sqlite_time(values[index])
             values[meta] = json.dumps(values[meta], ensure_ascii=False)
-            values[kinds] = json.dumps(values[kinds])
+            values[kinds] = json.dumps(values[kinds]) if values[kinds] else "[]"
             if values[original] is not None:
                 values[original] = seal(values[original])
             params.extend(values)

@@ -112,6 +112,12 @@ _FULLWIDTH = re.compile("[\uff01-\uff5e\u3000]")
 _TO_HALFWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _ASCII_DIGIT = re.compile(r"[0-9]")
+# Phones, IDs and cards have at least seven digits, QQ ids five (after a QQ marker), possibly grouped by
+# spaces or hyphens: texts without such a run (most reviews: "第2单", "5星") skip those detectors.
+_DIGIT_RUN = re.compile(r"[0-9](?:[ -]?[0-9]){4}")
+_LONG_DIGIT_RUN = re.compile(r"[0-9](?:[ -]?[0-9]){6}")
+_QQ_HINT = re.compile(r"[Qq]{2}|扣扣|企鹅号")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
 
 
 def _halfwidth(text: str) -> str:
@@ -373,13 +379,15 @@ def _zh_addresses(text: str) -> Iterator[_Candidate]:
 
 def _candidates(text: str) -> Iterator[_Candidate]:
     """Every candidate span of every kind; overlaps are settled by the caller."""
-    if _ASCII_DIGIT.search(text):
+    if _LONG_DIGIT_RUN.search(text):
         yield from _id_cards(text)
         yield from _bank_cards(text)
         yield from _simple(_MOBILE, "mobile", text)
         yield from _simple(_LANDLINE, "phone", text)
         yield from _marked_landlines(text)
+    if _DIGIT_RUN.search(text) and _QQ_HINT.search(text):
         yield from _qq_ids(text)
+    if _ASCII_DIGIT.search(text) and _ASCII_LETTER.search(text):
         yield from _simple(_EN_ADDRESS, "address", text)
     if "@" in text:
         yield from _simple(_EMAIL, "email", text)
