@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from closeloop.act.cases import change_status
+from closeloop.collect.customers import consent_refused
 from closeloop.notify.mailer import Mail, MailError, SmtpMailer
 from closeloop.store.models import (
     ActionPlan,
@@ -150,13 +151,6 @@ def plan_action_plan_follow_ups(
     return _record_follow_ups(session, keyed, message=message, now=now, action_plan_id=plan.id)
 
 
-def _refused(customer: Customer, purpose: str) -> bool:
-    decisions = sorted(
-        (c for c in customer.consents if c.purpose == purpose), key=lambda c: (c.recorded_at, c.id)
-    )
-    return bool(decisions) and not decisions[-1].granted
-
-
 def compose(
     follow_up: FollowUp, customer: Customer, case: Case | None, *, public_url: str, topic: str | None = None
 ) -> Mail:
@@ -215,7 +209,7 @@ def send_follow_ups(
             ).one()
             reason = (
                 "no_consent"
-                if _refused(customer, "follow_up")
+                if consent_refused(customer, "follow_up")
                 else ("no_email" if not customer.email else None)
             )
             if reason:

@@ -30,7 +30,7 @@ from closeloop.ask.schedule import (
     send_time_variant,
 )
 from closeloop.ask.service import as_variant, choose_variant, load, new_token
-from closeloop.collect.customers import consent_in_force
+from closeloop.collect.customers import consent_in_force, consent_refused
 from closeloop.collect.records import CustomerRef
 from closeloop.notify.mailer import MailError, SmtpMailer
 from closeloop.store.models import (
@@ -216,8 +216,7 @@ def _planner_inputs(
     flags = {
         c.external_id: CustomerFlags(
             consent=consent_in_force(c, "survey"),
-            unsubscribed=any(not x.granted for x in c.consents if x.purpose == "survey")
-            and not consent_in_force(c, "survey"),
+            unsubscribed=consent_refused(c, "survey"),
             has_email=bool(c.email),
             timezone=(c.attributes or {}).get("timezone"),
         )

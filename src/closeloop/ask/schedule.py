@@ -45,6 +45,15 @@ _UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(min|m|h|d|w)")
 
 
+def known_timezone(value: str) -> str:
+    """``value`` when it names an IANA time zone; a ValueError saying so otherwise (for validators)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai, Europe/Berlin)") from None
+    return value
+
+
 def parse_duration(text: str) -> timedelta:
     """``"90m"``, ``"36h"``, ``"7d"``, ``"2w"``, ``"1d12h"`` → a timedelta; ``ValueError`` otherwise."""
     compact = text.strip().lower()
@@ -134,11 +143,7 @@ class TriggerRule(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai, Europe/Berlin)") from None
-        return value
+        return known_timezone(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> TriggerRule:

@@ -77,12 +77,22 @@ def refused(purpose: str) -> Select:
     )
 
 
-def consent_in_force(customer: Customer, purpose: str) -> bool:
-    """True only when the customer's latest decision for ``purpose`` is a yes (no record = no)."""
+def latest_decision(customer: Customer, purpose: str) -> bool | None:
+    """The customer's newest yes (True) or no (False) for ``purpose``; None when never asked."""
     decisions = [c for c in customer.consents if c.purpose == purpose]
     if not decisions:
-        return False
+        return None
     return max(decisions, key=lambda c: (c.recorded_at, c.id)).granted
+
+
+def consent_in_force(customer: Customer, purpose: str) -> bool:
+    """True only when the customer's latest decision for ``purpose`` is a yes (no record = no)."""
+    return latest_decision(customer, purpose) is True
+
+
+def consent_refused(customer: Customer, purpose: str) -> bool:
+    """True only when the customer's latest decision for ``purpose`` is an explicit no."""
+    return latest_decision(customer, purpose) is False
 
 
 def get_customer(session: Session, external_id: str) -> Customer | None:

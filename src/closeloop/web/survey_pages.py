@@ -50,8 +50,8 @@ from closeloop.ask.service import (
     shown_survey,
     start_response,
 )
-from closeloop.collect.customers import record_consent
-from closeloop.store.models import Consent, Customer, Invitation, SurveyResponse
+from closeloop.collect.customers import consent_refused, record_consent
+from closeloop.store.models import Customer, Invitation, SurveyResponse
 from closeloop.web.i18n import TEXTS
 from closeloop.web.pages import templates
 
@@ -513,21 +513,10 @@ def unsubscribe(request: Request, session: WritingSessionDep, token: str) -> Res
     if invitation is None:
         return _not_found(request)
     customer = session.get(Customer, invitation.customer_id)
-    if customer is not None and not _refused_surveys(session, customer):
+    if customer is not None and not consent_refused(customer, "survey"):
         record_consent(session, customer, purpose="survey", granted=False, source=UNSUBSCRIBE_SOURCE)
         session.commit()
     lang = _unsubscribe_language(request, session, invitation)
     return _message_page(
         request, lang=lang, heading=bilingual("unsubscribed"), body=bilingual("unsubscribed_hint")
     )
-
-
-def _refused_surveys(session: Session, customer: Customer) -> bool:
-    """Whether the customer's newest survey decision is already a no."""
-    newest = session.scalars(
-        select(Consent)
-        .where(Consent.customer_id == customer.id, Consent.purpose == "survey")
-        .order_by(Consent.recorded_at.desc(), Consent.id.desc())
-        .limit(1)
-    ).first()
-    return newest is not None and not newest.granted
