@@ -662,3 +662,15 @@ class Alert(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(320))
     acknowledged_at: Mapped[datetime | None] = mapped_column()
     notified_at: Mapped[datetime | None] = mapped_column()
+
+
+# --- reports (migration 0009) ---
+
+
+# --- rollups (migration 0010) ---
+
+
+# --- community (migration 0011) ---
+
+
+# --- scale (migration 0012) ---
