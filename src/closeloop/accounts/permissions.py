@@ -20,6 +20,7 @@ PERMISSIONS: dict[str, str] = {
     "cases:manage": "open cases, move them between teams, manage teams and routing rules",
     "pii:read": "see personal data unmasked: contact fields, unredacted text (each view audited)",
     "privacy:admin": "export or erase a customer's data, set retention periods, purge (audited)",
+    "feedback:capture": "log what a customer said in person (frontline quick capture)",
 }
 
 _READ = {"feedback:read", "customers:read", "tokens:self", "cases:read"}
@@ -28,10 +29,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.analyst.value: frozenset(
         _READ
         | {"feedback:write", "labels:write", "customers:write", "feedback:export", "surveys:write"}
-        | {"cases:work", "cases:manage"}
+        | {"cases:work", "cases:manage", "feedback:capture"}
     ),
     # Agents work the cases of their own team (the case routes check the team) and fix labels.
-    Role.agent.value: frozenset(_READ | {"labels:write", "cases:work"}),
+    # Agents include frontline staff, who log what customers tell them (``feedback:capture``).
+    Role.agent.value: frozenset(_READ | {"labels:write", "cases:work", "feedback:capture"}),
     Role.viewer.value: frozenset(_READ),
 }
 
