@@ -16,6 +16,15 @@ class MailError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a message (a report's spreadsheet)."""
+
+    filename: str
+    content: bytes
+    media_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
 class Mail:
     to: str
     subject: str
@@ -23,6 +32,7 @@ class Mail:
     html: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     message_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +59,11 @@ class SmtpMailer:
         message.set_content(mail.text)
         if mail.html is not None:
             message.add_alternative(mail.html, subtype="html")
+        for attachment in mail.attachments:
+            maintype, _, subtype = attachment.media_type.partition("/")
+            message.add_attachment(
+                attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
+            )
         return message
 
     def send(self, mail: Mail) -> None:
