@@ -18,16 +18,21 @@ from closeloop.api import (
     accounts,
     action_plans,
     alerts,
+    behaviour,
+    capture,
     cases,
+    community,
     customers,
     feedback,
     health,
     insight,
     labels,
     privacy,
+    reports,
     routing,
     survey_answers,
     surveys,
+    topics,
     webhooks,
 )
 from closeloop.api.policy import SignInRequiredError, enforce_policy
@@ -37,11 +42,16 @@ from closeloop.store.session import engine_for, session_factory
 from closeloop.web import (
     admin_pages,
     auth_pages,
+    behaviour_pages,
+    capture_pages,
     case_pages,
+    community_pages,
     dashboard_pages,
     follow_up_pages,
     pages,
+    report_pages,
     survey_pages,
+    topics_pages,
 )
 
 log = logging.getLogger("closeloop")
@@ -129,6 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(customers.router)
     app.include_router(labels.router)
     app.include_router(insight.router)
+    app.include_router(behaviour.router)
+    app.include_router(reports.router)
     app.include_router(webhooks.router)
     app.include_router(accounts.router)
     app.include_router(auth_pages.router)
@@ -138,7 +150,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(follow_up_pages.router)
     app.include_router(admin_pages.router)
     app.include_router(dashboard_pages.router)
+    app.include_router(behaviour_pages.router)
+    app.include_router(report_pages.router)
+    app.include_router(topics.router)
+    app.include_router(topics_pages.router)
     app.include_router(survey_answers.router)
+    app.include_router(community.router)
+    app.include_router(community_pages.router)
+    app.include_router(capture.router)
+    app.include_router(capture_pages.router)
     app.mount("/static", StaticFiles(directory=survey_pages.STATIC_DIR), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 

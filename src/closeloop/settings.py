@@ -67,6 +67,26 @@ class Settings(BaseSettings):
         default="insight",
         description="The team (its webhook and e-mail) told about new trend alerts.",
     )
+    community_banned_words: str = Field(
+        default="",
+        description="Extra words (comma separated) that hold a community post or comment for moderation.",
+    )
+    capture_locations: str = Field(
+        default="",
+        description="Stores or sites offered on the frontline capture page, comma separated, each CODE=Name "
+        "(e.g. 'SH01=上海南京路店,BJ02=北京三里屯店'); empty: staff type the location.",
+    )
+    # scale: distributed workers (docs/scaling.md)
+    broker_url: str | None = Field(
+        default=None,
+        description="Celery broker (redis://host:6379/0) for distributed workers; unset: all background "
+        "work runs in-process.",
+    )
+    broker_visibility_timeout_seconds: int = Field(
+        default=600,
+        description="Seconds after which a task taken by a worker that died is handed to another worker "
+        "(longer than the slowest analysis batch).",
+    )
 
 
 @lru_cache

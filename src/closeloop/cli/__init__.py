@@ -26,7 +26,11 @@ COMMAND_MODULES = (
     "closeloop.cli.adapt",
     "closeloop.cli.privacy",
     "closeloop.cli.surveys",
+    "closeloop.cli.events",
     "closeloop.cli.alerts",
+    "closeloop.cli.community",
+    "closeloop.cli.reports",
+    "closeloop.cli.rollups",
 )
 
 

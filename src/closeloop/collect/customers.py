@@ -8,6 +8,7 @@ from sqlalchemy import Select, and_, exists, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from closeloop.collect.records import CUSTOMER_FIELDS, CustomerRef
+from closeloop.insight.rollups import mark_customers_changed
 from closeloop.store.models import Consent, Customer
 
 CONSENT_PURPOSES = ("survey", "follow_up", "marketing", "analytics", "contact")
@@ -22,6 +23,7 @@ def upsert_customer(session: Session, ref: CustomerRef, *, attributes: dict | No
     if customer is None:
         customer = Customer(external_id=ref.external_id, attributes={})
         session.add(customer)
+    segments = (customer.tier, customer.region)
     for name in CUSTOMER_FIELDS:
         value = getattr(ref, name)
         if value is not None:
@@ -29,6 +31,8 @@ def upsert_customer(session: Session, ref: CustomerRef, *, attributes: dict | No
     if attributes:
         customer.attributes = {**(customer.attributes or {}), **attributes}
     session.flush()
+    if segments != (customer.tier, customer.region):  # the dashboard's segment figures of their items
+        mark_customers_changed(session, [customer.id])
     return customer
 
 

@@ -25,6 +25,7 @@ from closeloop.collect.records import (
     FieldError,
     validate_record,
 )
+from closeloop.insight.rollups import mark_customers_changed, mark_moments_changed
 from closeloop.privacy.crypto import keyring
 from closeloop.privacy.pii import redact
 from closeloop.settings import get_settings
@@ -125,6 +126,7 @@ def _link_customers(session: Session, refs: dict[str, CustomerRef]) -> dict[str,
                 updates.append((customer_id, changed))
     for customer_id, changed in updates:
         session.execute(update(Customer).where(Customer.id == customer_id).values(**changed))
+    mark_customers_changed(session, [cid for cid, changed in updates if {"tier", "region"} & changed.keys()])
     now = datetime.now(UTC)
     new_rows = [
         {
@@ -299,6 +301,8 @@ def write_batch(
             }
         )
     inserted = _insert_items(session, rows)
+    if inserted:
+        mark_moments_changed(session, (row["created_at"] for row in rows))
     result.duplicates += len(rows) - len(inserted)
     result.item_ids = sorted(inserted)
     if emit_event and result.item_ids:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from closeloop.insight.rollups import mark_items_changed
 from closeloop.store.models import Analysis, FeedbackItem, Label
 
 SENTIMENTS = ("positive", "neutral", "negative")
@@ -65,6 +66,7 @@ def add_labels(
     ]
     session.add_all(labels)
     session.flush()
+    mark_items_changed(session, [item.id])
     return labels
 
 

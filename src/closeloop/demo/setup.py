@@ -46,12 +46,38 @@ WHY = {
 }
 
 
+# Scheduled reports shown on /reports (the demo teams have no e-mail address, so nothing is mailed).
+DEMO_REPORTS = (
+    ("logistics", "物流周报", "category=logistics&category=packaging", "weekly", "zh"),
+    ("insight", "Monthly customer insight", "", "monthly", "en"),
+)
+
+
+def _demo_reports(session: Session) -> None:
+    from closeloop.insight.reports import create_subscription
+    from closeloop.store.models import ReportSubscription
+
+    if session.scalars(select(ReportSubscription)).first() is not None:
+        return
+    session.flush()  # the demo teams first
+    for team, name, filter_query, period, language in DEMO_REPORTS:
+        create_subscription(
+            session,
+            created_by=None,
+            team=team,
+            name=name,
+            filter_query=filter_query,
+            period=period,
+            language=language,
+        )
+
+
 def load_demo_setup(
     factory: sessionmaker[Session], *, seed: int, days: int = 180, responses: int = 400
 ) -> dict[str, Any]:
     with factory() as session:
         if session.scalars(select(SurveyRecord)).first() is not None:
-            return {"surveys": 0, "responses": 0, "teams": 0, "rules": 0}
+            return {"surveys": 0, "responses": 0, "teams": 0, "rules": 0, "behaviour_events": 0}
         for path in sorted(SURVEY_EXAMPLES.glob("*.yaml")):
             save_survey(session, path.read_text(encoding="utf-8"))
         teams = 0
@@ -64,13 +90,19 @@ def load_demo_setup(
             rules = len(
                 replace_rules(session, (ROUTING_EXAMPLES / "routing.yaml").read_text(encoding="utf-8"))
             )
+        _demo_reports(session)
         session.commit()
     answered = _answers(factory, seed=seed, days=days, count=responses)
+    from closeloop.demo.behaviour import load_demo_behaviour
+    from closeloop.demo.community import load_demo_community
+
     return {
         "surveys": len(list(SURVEY_EXAMPLES.glob("*.yaml"))),
         "responses": answered,
         "teams": teams,
         "rules": rules,
+        "behaviour_events": load_demo_behaviour(factory, seed=seed, days=days),
+        "community": load_demo_community(factory),
     }
 
 

@@ -26,7 +26,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from itertools import chain
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -309,6 +308,11 @@ def item_facts(group: str | None, values: dict[str, Any], scores: Sequence[int])
         categories=values["categories"],
         aspects=values["aspects"],
     )
+
+
+def per_category(found: Sequence[Facts]) -> list[Facts]:
+    """Each facts' counts once per category it lists, as facts of that one category (same group)."""
+    return [replace(facts, categories=(category,)) for facts in found for category in facts.categories]
 
 
 def _count_columns() -> list[ColumnElement[int]]:
@@ -603,8 +607,9 @@ def category_names(category_id: str) -> tuple[str, str]:
 
 
 def _totals(session: Session, flt: InsightFilter, since: datetime, until: datetime) -> Measures:
+    rolled = rollups.facts_with_rollups(session, flt, since, until, by=None)
     measures = Measures()
-    for facts in gather_facts(session, flt, since, until, None):
+    for facts in rolled[0] if rolled is not None else gather_facts(session, flt, since, until, None):
         measures.add(facts)
     return measures
 
@@ -665,31 +670,44 @@ def overview(
     by_category: dict[str, Measures] = {}
     category_series: dict[str, list[int]] = {}
     category_negative: dict[str, list[int]] = {}
-    by_period = period_expression(dialect, granularity)
-    # Two connections share the work (counts simply add up): the other one reads the equally long
-    # period before and the first quarter of this one, while this one reads the rest.
-    split = since + (until - since) / 4
-    current, (previous, first_quarter) = _in_two(
-        session,
-        lambda mine: gather_facts(mine, flt, split, until, by_period, categories=True),
-        lambda other: (
-            _totals(other, flt, since - (until - since), since),
-            gather_facts(other, flt, since, split, by_period, categories=True),
-        ),
-    )
-    for facts in chain(first_quarter, current):
+    rolled = rollups.facts_with_rollups(session, flt, since, until, by=granularity, categories=True)
+    if rolled is not None:
+        current, categorised = rolled
+        previous = _totals(session, flt, since - (until - since), since)
+    else:
+        by_period = period_expression(dialect, granularity)
+        # Two connections share the work (counts simply add up): the other one reads the equally long
+        # period before and the first quarter of this one, while this one reads the rest.
+        split = since + (until - since) / 4
+        late, (previous, first_quarter) = _in_two(
+            session,
+            lambda mine: gather_facts(mine, flt, split, until, by_period, categories=True),
+            lambda other: (
+                _totals(other, flt, since - (until - since), since),
+                gather_facts(other, flt, since, split, by_period, categories=True),
+            ),
+        )
+        current = first_quarter + late
+        categorised = per_category(current)
+    for facts in current:
         slot = index.get(facts.group)
         if slot is None:  # cannot happen for items inside the window; never index a stray period
             continue
         per_period[slot].add(facts)
         totals.add(facts)
-        for category in facts.categories:
-            by_category.setdefault(category, Measures()).add(facts)
-            series = category_series.setdefault(category, [0] * len(periods))
-            negative = category_negative.setdefault(category, [0] * len(periods))
-            series[slot] += facts.volume
-            negative[slot] += facts.negative
-    top = sorted(by_category, key=lambda c: (-by_category[c].volume, c))[:TOP_CATEGORIES]
+    for facts in categorised:
+        slot = index.get(facts.group)
+        if slot is None:
+            continue
+        category = facts.categories[0]
+        by_category.setdefault(category, Measures()).add(facts)
+        series = category_series.setdefault(category, [0] * len(periods))
+        negative = category_negative.setdefault(category, [0] * len(periods))
+        series[slot] += facts.volume
+        negative[slot] += facts.negative
+    # A category whose items were all corrected away has counts netting to zero: not listed.
+    listed = (c for c in by_category if by_category[c].volume)
+    top = sorted(listed, key=lambda c: (-by_category[c].volume, c))[:TOP_CATEGORIES]
     current_totals, previous_totals = totals.totals(), previous.totals()
     return {
         "filters": flt.echo(now),
@@ -734,7 +752,12 @@ def segments(
     column = {"tier": Customer.tier, "region": Customer.region, "channel": FeedbackItem.channel}[by]
     since, until = flt.window(now)
     measures: dict[str | None, Measures] = {}
-    for facts in gather_facts_halved(session, flt, since, until, column, customers=by != "channel"):
+    rolled = rollups.facts_with_rollups(session, flt, since, until, by=by)
+    if rolled is not None:
+        found = rolled[0]
+    else:
+        found = gather_facts_halved(session, flt, since, until, column, customers=by != "channel")
+    for facts in found:
         measures.setdefault(facts.group, Measures()).add(facts)
     ordered = sorted(measures.items(), key=lambda kv: (-kv[1].volume, kv[0] is None, kv[0] or ""))
     return [
@@ -920,3 +943,7 @@ def _effective_of(item: FeedbackItem, labels: dict[str, str]) -> dict[str, Any]:
         "aspects": [{"category": c, "polarity": p} for c, p in values["aspects"]],
         "corrected": sorted(labels),
     }
+
+
+# The rollups build on the counting above; imported last as they import this module.
+from closeloop.insight import rollups  # noqa: E402

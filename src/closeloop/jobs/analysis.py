@@ -7,12 +7,13 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import ColumnElement, Select, or_, select, update
+from sqlalchemy import ColumnElement, Select, exists, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from closeloop.analysis.engine import AnalysisResult, Engine
 from closeloop.collect.customers import refused
 from closeloop.collect.ingest import FEEDBACK_CREATED
+from closeloop.insight.rollups import mark_items_changed
 from closeloop.jobs.events import on_batch
 from closeloop.settings import get_settings
 from closeloop.store.models import Analysis, Embedding, Event, FeedbackItem, ModelVersion
@@ -96,19 +97,24 @@ def analyse_items(factory: sessionmaker[Session], item_ids: Sequence[int], engin
             # Another worker may have analysed some of these meanwhile: write only what is still missing.
             already = set(session.scalars(_analysed_by(engine.version, [item_id for item_id, _ in rows])))
             written: list[int] = []
+            by_language: dict[str, list[int]] = {}
             for (item_id, _), result in zip(rows, results, strict=True):
                 if item_id in already:
                     continue
                 written.append(item_id)
                 session.add(_analysis_row(item_id, engine.version, result))
-                # Fill the item's language when the source did not say (raw fields otherwise stay untouched).
                 if result.language:
-                    session.execute(
-                        update(FeedbackItem)
-                        .where(FeedbackItem.id == item_id, FeedbackItem.language.is_(None))
-                        .values(language=result.language)
-                    )
+                    by_language.setdefault(result.language, []).append(item_id)
                 done += 1
+            # Fill the items' language when the source did not say (raw fields otherwise stay untouched);
+            # one statement per language, not per item (the per-item round trips halved worker throughput).
+            for language, language_ids in by_language.items():
+                session.execute(
+                    update(FeedbackItem)
+                    .where(FeedbackItem.id.in_(language_ids), FeedbackItem.language.is_(None))
+                    .values(language=language)
+                )
+            mark_items_changed(session, written)
             if written:  # routing and alerts react to analysed feedback (same transaction: never lost)
                 session.add(
                     Event(type=FEEDBACK_ANALYSED, payload={"ids": written, "model_version": engine.version})
@@ -176,10 +182,12 @@ def analyse_new_feedback(factory: sessionmaker[Session], events: list[Event]) ->
 
 def pending_item_ids(session: Session, version: str, *, after_id: int = 0, limit: int = 10_000) -> list[int]:
     """Ids of items without an analysis by ``version``, in id order, after ``after_id``."""
-    done = select(Analysis.feedback_id).where(Analysis.model_version == version)
+    # NOT EXISTS, not NOT IN: PostgreSQL plans it as an anti-join on the (item, version) unique index;
+    # NOT IN over millions of analyses degenerated into a scan of them per item (minutes at 1M items).
+    done = exists().where(Analysis.feedback_id == FeedbackItem.id, Analysis.model_version == version)
     stmt = (
         select(FeedbackItem.id)
-        .where(FeedbackItem.id > after_id, FeedbackItem.id.not_in(done), analysable())
+        .where(FeedbackItem.id > after_id, ~done, analysable())
         .order_by(FeedbackItem.id)
         .limit(limit)
     )

@@ -39,18 +39,28 @@ def default_jobs(factory: sessionmaker[Session], settings: Settings) -> list[Per
     from closeloop.act.jobs import run_sla_check
     from closeloop.ask.invitations import run_invitations
     from closeloop.insight.alerts import run_alert_job
+    from closeloop.insight.rollups import run_rollup_refresh
     from closeloop.notify.mailer import mailer_from_settings
 
     jobs = [
         PeriodicJob("retention", settings.purge_interval_seconds, lambda: run_purge(factory)),
         PeriodicJob("sla", 60, lambda: run_sla_check(factory)),
         PeriodicJob("alerts", 3600, lambda: run_alert_job(factory, settings)),  # idempotent per day
+        PeriodicJob("community_prune", 3600, lambda: _prune_community(factory)),
+        PeriodicJob("rollups", 60, lambda: run_rollup_refresh(factory)),  # the dashboard's dirty days
     ]
     mailer = mailer_from_settings(settings)
     if mailer is not None:
         from closeloop.act.digest import send_digests
         from closeloop.act.follow_up import send_follow_ups
+        from closeloop.insight.reports import send_reports
 
+        # Each team report once per week or month (claimed in the database: restart-safe).
+        jobs.append(
+            PeriodicJob(
+                "reports", 3600, lambda: send_reports(factory, mailer, public_url=settings.public_url)
+            )
+        )
         jobs.append(
             PeriodicJob(
                 "digests",
@@ -78,7 +88,24 @@ def default_jobs(factory: sessionmaker[Session], settings: Settings) -> list[Per
                 lambda: run_invitations(factory, mailer, public_url=settings.public_url),
             )
         )
+        from closeloop.community.notifications import send_status_notifications
+
+        jobs.append(
+            PeriodicJob(
+                "community_notifications",
+                settings.scheduler_interval_seconds,
+                lambda: send_status_notifications(factory, mailer, public_url=settings.public_url),
+            )
+        )
     return jobs
+
+
+def _prune_community(factory: sessionmaker[Session]) -> None:
+    from closeloop.community.moderation import prune
+
+    with factory() as session:
+        prune(session)
+        session.commit()
 
 
 class EmbeddedWorker:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from closeloop.insight.rollups import mark_items_changed
 from closeloop.store.models import Channel, FeedbackItem
 
 PURGE_CHUNK = 500
@@ -47,6 +48,7 @@ def purge_expired(session: Session, now: datetime, *, dry_run: bool = False) -> 
         count = 0
         while ids := expired_item_ids(session, name, cutoff):
             count += len(ids)
+            mark_items_changed(session, ids)
             session.execute(delete(FeedbackItem).where(FeedbackItem.id.in_(ids)))
         purged[name] = count
     return purged

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload, undefer
 
+from closeloop.insight.rollups import mark_customers_changed, mark_items_changed
 from closeloop.store.models import (
     Analysis,
     Case,
@@ -177,6 +178,7 @@ def export_customer(session: Session, external_id: str) -> dict[str, Any]:
 
 def forget_analysis(session: Session, customer_id: int) -> tuple[int, int]:
     """Remove the analyses and embeddings of a customer's feedback (consent to analytics withdrawn)."""
+    mark_customers_changed(session, [customer_id])
     item_ids = select(FeedbackItem.id).where(FeedbackItem.customer_id == customer_id)
     analyses = session.execute(delete(Analysis).where(Analysis.feedback_id.in_(item_ids))).rowcount
     embeddings = session.execute(delete(Embedding).where(Embedding.feedback_id.in_(item_ids))).rowcount
@@ -187,6 +189,7 @@ def erase_customer(session: Session, external_id: str, *, delete_feedback: bool 
     """Erase a customer in the caller's transaction; returns what was done (without personal data)."""
     customer = _customer(session, external_id)
     item_ids = list(session.scalars(select(FeedbackItem.id).where(FeedbackItem.customer_id == customer.id)))
+    mark_items_changed(session, item_ids)
     embeddings = session.execute(delete(Embedding).where(Embedding.feedback_id.in_(item_ids))).rowcount or 0
     analyses = 0
     if delete_feedback:

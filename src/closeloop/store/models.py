@@ -667,10 +667,255 @@ class Alert(Base):
 # --- reports (migration 0009) ---
 
 
+class ReportSubscription(Base):
+    """A team's scheduled report (``closeloop.insight.reports``): the dashboard figures for a saved filter,
+    e-mailed once per week or month. ``last_period_sent`` (the period's first day) makes sending
+    once-only across restarts and workers."""
+
+    __tablename__ = "report_subscriptions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    team: Mapped[str] = mapped_column(ForeignKey("teams.name", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    filter_query: Mapped[str] = mapped_column(Text, default="")  # the dashboard URL's query string
+    period: Mapped[str] = mapped_column(String(16), default="weekly")  # weekly | monthly
+    language: Mapped[str] = mapped_column(String(8), default="zh")  # zh | en
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: the team's e-mail address
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_period_sent: Mapped[str | None] = mapped_column(String(10))  # YYYY-MM-DD
+    last_sent_at: Mapped[datetime | None] = mapped_column()
+    created_by: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # --- rollups (migration 0010) ---
+
+
+class InsightRollup(Base):
+    """Pre-counted dashboard figures of one local (Asia/Shanghai) day: the items of one channel and language
+    (and, for the ``tier``/``region`` facets, one segment value), by their effective analysis.
+
+    ``category`` None is the day's totals row; otherwise the counts of the items listing that category
+    (facet ``all`` only). Rows are rewritten per day by ``closeloop.insight.rollups``.
+    """
+
+    __tablename__ = "insight_rollups"
+    __table_args__ = (Index("ix_insight_rollups_facet_day", "facet", "day"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column()
+    facet: Mapped[str] = mapped_column(String(16))  # all | tier | region
+    segment: Mapped[str | None] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(128))
+    volume: Mapped[int] = mapped_column(Integer, default=0)
+    analysed: Mapped[int] = mapped_column(Integer, default=0)
+    positive: Mapped[int] = mapped_column(Integer, default=0)
+    neutral: Mapped[int] = mapped_column(Integer, default=0)
+    negative: Mapped[int] = mapped_column(Integer, default=0)
+    complaints: Mapped[int] = mapped_column(Integer, default=0)
+    nps_responses: Mapped[int] = mapped_column(Integer, default=0)
+    promoters: Mapped[int] = mapped_column(Integer, default=0)
+    detractors: Mapped[int] = mapped_column(Integer, default=0)
+    csat_responses: Mapped[int] = mapped_column(Integer, default=0)
+    satisfied: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupDay(Base):
+    """Whether a local day's rollups can be trusted: ``dirty`` once a write changed its figures, until the
+    next refresh; ``version`` counts the marks so a refresh never cleans a day marked while it ran."""
+
+    __tablename__ = "insight_rollup_days"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    dirty: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    refreshed_at: Mapped[datetime | None] = mapped_column()
 
 
 # --- community (migration 0011) ---
 
 
+class CommunityBoard(Base):
+    """A board of the public community portal (per product or topic) where customers post."""
+
+    __tablename__ = "community_boards"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(128))
+    name_en: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    product: Mapped[str | None] = mapped_column(String(256))  # the feedback items' product
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CommunityMember(Base):
+    """A customer signed in to the community by an e-mail link; the address is encrypted, its digest
+    (of the lower-cased address) finds the member again."""
+
+    __tablename__ = "community_members"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    email_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(EncryptedText())
+    display_name: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    unsubscribe_token: Mapped[str] = mapped_column(String(64), unique=True)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column()
+    banned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CommunityToken(Base):
+    """A member's e-mailed sign-in link (single use) or browser session (with its CSRF token), by hash."""
+
+    __tablename__ = "community_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("community_members.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # sign_in | session
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str | None] = mapped_column(String(64))
+    next_path: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
+class CommunityPost(Base):
+    """A customer's suggestion or problem on a board, its public status and how it entered the loop."""
+
+    __tablename__ = "community_posts"
+    __table_args__ = (
+        Index("ix_community_posts_board_id_created_at", "board_id", "created_at"),
+        Index("ix_community_posts_visibility_status", "visibility", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("community_boards.id", ondelete="CASCADE"))
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("community_members.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # suggestion | problem
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")  # personal data redacted
+    pii_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # open | under_review | planned | in_progress | done | wont_do
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[datetime | None] = mapped_column()
+    # published | pending (held for moderation) | hidden | deleted
+    visibility: Mapped[str] = mapped_column(String(16), default="published")
+    moderation_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("community_posts.id", ondelete="SET NULL"))
+    feedback_item_id: Mapped[int | None] = mapped_column(ForeignKey("feedback_items.id", ondelete="SET NULL"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("action_plans.id", ondelete="SET NULL"))
+    changelog_note: Mapped[str | None] = mapped_column(Text)
+    changelog_url: Mapped[str | None] = mapped_column(String(1024))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CommunityVote(Base):
+    """One member's vote for one post."""
+
+    __tablename__ = "community_votes"
+    __table_args__ = (UniqueConstraint("post_id", "member_id", name="uq_community_votes_post_id_member_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("community_posts.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("community_members.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CommunityFollower(Base):
+    """A member following a post: told of every status change."""
+
+    __tablename__ = "community_followers"
+    __table_args__ = (
+        UniqueConstraint("post_id", "member_id", name="uq_community_followers_post_id_member_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("community_posts.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("community_members.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CommunityComment(Base):
+    """A comment on a post, by a member or by staff answering as the brand."""
+
+    __tablename__ = "community_comments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("community_posts.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("community_members.id", ondelete="SET NULL"))
+    staff_email: Mapped[str | None] = mapped_column(String(320))  # set when staff answered as the brand
+    body: Mapped[str] = mapped_column(Text)  # personal data redacted
+    visibility: Mapped[str] = mapped_column(String(16), default="published")  # published|pending|hidden
+    moderation_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    feedback_item_id: Mapped[int | None] = mapped_column(ForeignKey("feedback_items.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CommunityStatusChange(Base):
+    """A post's public status change with its reason; its followers and voters are e-mailed once."""
+
+    __tablename__ = "community_status_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("community_posts.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str | None] = mapped_column(String(320))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    notified_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class CommunityNotification(Base):
+    """One e-mail (or the reason it was not sent) to one member about one status change."""
+
+    __tablename__ = "community_notifications"
+    __table_args__ = (
+        UniqueConstraint("change_id", "member_id", name="uq_community_notifications_change_id_member_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    change_id: Mapped[int] = mapped_column(ForeignKey("community_status_changes.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("community_members.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # sent | skipped
+    skipped_reason: Mapped[str | None] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CommunityRateEvent(Base):
+    """One rate-limited act (post, comment, vote, sign-in) by a member or an address, counted per window."""
+
+    __tablename__ = "community_rate_events"
+    __table_args__ = (Index("ix_community_rate_events_action_at", "action", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    action: Mapped[str] = mapped_column(String(16))
+    member_id: Mapped[int | None] = mapped_column(BigId)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+
 # --- scale (migration 0012) ---
+
+# Text search (``?q=``, LIKE '%…%') on PostgreSQL through trigrams, Chinese included (the store's
+# C.UTF-8 collation counts CJK characters as word characters). Migration 0012 creates it with pg_trgm on
+# PostgreSQL; on SQLite it is an empty placeholder (WHERE 0) so both schemas match these models.
+FEEDBACK_TEXT_TRGM = Index(
+    "ix_feedback_items_text_trgm",
+    FeedbackItem.text,
+    postgresql_using="gin",
+    postgresql_ops={"text": "gin_trgm_ops"},
+).ddl_if(dialect="postgresql")

@@ -7,21 +7,27 @@ ECharts is vendored under ``static/vendor/`` (no CDN: closeloop runs offline).
 
 - ``/dashboard``                 the page (``?lang=zh|en`` plus the filters, all kept in the URL)
 - ``/dashboard/taxonomy.json``   the categories a verbatim can be corrected to (ids, zh and en names)
+
+Open trend alerts are listed in a panel (server-rendered), each linking to the dashboard filtered to its
+category, product or channel from the day it started, with the verbatims open.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from closeloop.analysis.taxonomy import Taxonomy, load_taxonomy
+from closeloop.analysis.taxonomy import Taxonomy
 from closeloop.api.deps import SessionDep
 from closeloop.collect.channels import list_channel_names
-from closeloop.store.models import Customer, FeedbackItem
+from closeloop.insight.emerging import active_taxonomy
+from closeloop.jobs.analysis import active_model_dir
+from closeloop.store.models import Alert, Customer, FeedbackItem
 from closeloop.web.i18n import TEXTS, pick_language
 from closeloop.web.pages import templates
 
@@ -31,6 +37,10 @@ SENTIMENTS = ("positive", "neutral", "negative")
 LANGUAGE_CHOICES = ("zh", "en")
 SHARED_TEXT_KEYS = (*SENTIMENTS, "sentiment", "complaint", "channel", "rating", "save", "all")
 MAX_PRODUCT_CHOICES = 200  # beyond that the product box is free text with no suggestions
+ALERTS_SHOWN = 8
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+# An alert's key names what rose ("category:packaging"); each kind is one dashboard filter.
+ALERT_FILTERS = {"category": "category", "product": "product", "channel": "channel"}
 
 
 def category_choices(taxonomy: Taxonomy) -> list[dict[str, str]]:
@@ -56,6 +66,56 @@ def product_choices(session: Session, limit: int = MAX_PRODUCT_CHOICES) -> list[
     return list(session.scalars(query))
 
 
+def open_alerts(session: Session, limit: int = ALERTS_SHOWN) -> list[Alert]:
+    """Open trend alerts, most severe first, then newest detected, at most ``limit``."""
+    alerts = list(
+        session.scalars(
+            select(Alert).where(Alert.status == "open").order_by(Alert.detected_at.desc(), Alert.id.desc())
+        )
+    )
+    alerts.sort(key=lambda a: (SEVERITY_ORDER.get(a.severity, 3), -a.detected_at.timestamp(), -a.id))
+    return alerts[:limit]
+
+
+def alert_link(alert: Alert, lang: str) -> str:
+    """The dashboard filtered to what the alert is about, by day from its start, opening the verbatims."""
+    kind, _, value = alert.key.partition(":")
+    query = {"lang": lang, "range": "custom", "since": alert.started_on.isoformat(), "granularity": "day"}
+    if kind in ALERT_FILTERS and value:
+        query[ALERT_FILTERS[kind]] = value
+    return "/dashboard?" + urlencode(query) + "#drill"
+
+
+def alert_subject(alert: Alert, taxonomy: Taxonomy, lang: str) -> str:
+    """What rose, for people: a category's name in ``lang``, else the product or channel name."""
+    kind, _, value = alert.key.partition(":")
+    if kind == "category" and value in taxonomy:
+        category = taxonomy.get(value)
+        return category.name_zh if lang == "zh" else category.name_en
+    return value or alert.key
+
+
+def alert_rows(session: Session, taxonomy: Taxonomy, lang: str) -> list[dict[str, Any]]:
+    """The alerts panel's rows: the alert, its subject, link and its figures formatted for the signal."""
+    rows = []
+    for alert in open_alerts(session):
+        share = alert.signal == "rate"
+        # Category and product alerts count complaints; channel alerts count all feedback.
+        channel_volume = alert.key.startswith("channel:") and not share
+        rows.append(
+            {
+                "alert": alert,
+                "signal_text": f"dash_alerts_signal_{alert.signal}" + ("_channel" if channel_volume else ""),
+                "subject": alert_subject(alert, taxonomy, lang),
+                "link": alert_link(alert, lang),
+                "baseline": f"{alert.baseline:.1%}" if share else f"{alert.baseline:.1f}",
+                "current": f"{alert.recent:.1%}" if share else f"{alert.recent:.1f}",
+                "message": alert.message_zh if lang == "zh" else alert.message_en,
+            }
+        )
+    return rows
+
+
 def page_config(request: Request, lang: str, taxonomy: Taxonomy) -> dict[str, Any]:
     """What ``dashboard.js`` needs besides the URL: language, UI texts, CSRF token, taxonomy."""
     texts = TEXTS[lang]
@@ -76,7 +136,7 @@ def page_config(request: Request, lang: str, taxonomy: Taxonomy) -> dict[str, An
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
     lang = pick_language(request)
-    taxonomy = load_taxonomy()
+    taxonomy = active_taxonomy(active_model_dir(session))
     return templates.TemplateResponse(
         request,
         "dashboard.html",
@@ -89,11 +149,13 @@ def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
             "tiers": tier_choices(session),
             "products": product_choices(session),
             "languages": LANGUAGE_CHOICES,
+            "alerts": alert_rows(session, taxonomy, lang),
         },
     )
 
 
 @router.get("/dashboard/taxonomy.json")
-def taxonomy_json() -> dict[str, list]:
-    """The categories and sentiments a verbatim can be corrected to."""
-    return {"categories": category_choices(load_taxonomy()), "sentiments": list(SENTIMENTS)}
+def taxonomy_json(session: SessionDep) -> dict[str, list]:
+    """The categories (of the taxonomy the analysis uses) and sentiments a verbatim can be corrected to."""
+    taxonomy = active_taxonomy(active_model_dir(session))
+    return {"categories": category_choices(taxonomy), "sentiments": list(SENTIMENTS)}

@@ -565,5 +565,10 @@
 
   // For tests and power users: the chart instances (e.g. to find a bar's pixel position).
   window.closeloopDashboard = { charts: charts, reload: load, openDrill: openDrill };
-  load();
+  // An alert's link ends in #drill: after the first load, open the verbatims behind the filtered view.
+  load().then(function () {
+    if (window.location.hash !== "#drill") return;
+    var state = readState();
+    openDrill({ period: "", category: state.category, sentiment: "", label: "" });
+  });
 })();
