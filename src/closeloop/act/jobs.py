@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from closeloop.act.cases import detect_breaches, open_case
 from closeloop.act.routing import RoutedItem, RoutingRule, dump_rules, load_rules, route
 from closeloop.act.sla import due_times
-from closeloop.analysis.taxonomy import load_taxonomy
-from closeloop.jobs.analysis import FEEDBACK_ANALYSED
+from closeloop.analysis.taxonomy import active_taxonomy
+from closeloop.jobs.analysis import FEEDBACK_ANALYSED, active_model_dir
 from closeloop.jobs.events import on_batch
 from closeloop.store.models import (
     Analysis,
@@ -47,7 +47,9 @@ def stored_rules(session: Session) -> list[RoutingRule]:
 
 def replace_rules(session: Session, source: Any) -> list[RoutingRule]:
     """Validate ``source`` (YAML/JSON text or a list) and make it the whole ordered rule set."""
-    rules = load_rules(source, known_categories=set(load_taxonomy().ids()))
+    # The categories of the taxonomy that analyses new feedback (a category added from /topics included).
+    known = set(active_taxonomy(active_model_dir(session)).ids())
+    rules = load_rules(source, known_categories=known)
     now = utcnow()
     existing = {r.id: r for r in session.scalars(select(RoutingRuleRecord))}
     for position, (rule, definition) in enumerate(zip(rules, dump_rules(rules), strict=True)):

@@ -17,6 +17,8 @@ import yaml
 
 DEFAULT_TAXONOMY_PATH = Path(__file__).with_name("taxonomy.yaml")
 TAXONOMY_PATH_ENV = "CLOSELOOP_TAXONOMY_PATH"
+TAXONOMY_FILE = "taxonomy.yaml"  # inside a model directory (and inside its trained detectors' directories)
+TRAINED_CATEGORIES_DIR = "categories"
 
 # Ids travel inside "a;b" category lists and "category:polarity" aspect strings, so these are banned.
 _UNSAFE_ID_CHARS = re.compile(r"[;:,\s]+")
@@ -232,3 +234,41 @@ def save_taxonomy(taxonomy: Taxonomy, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(taxonomy_to_document(taxonomy), allow_unicode=True, sort_keys=False, width=110)
     path.write_text(text, encoding="utf-8")
+
+
+def taxonomy_file(model_dir: Path | None) -> Path | None:
+    """The taxonomy file the engine of ``model_dir`` reads, or None for the packaged default.
+
+    A trained model's categories keep their own taxonomy (``categories/taxonomy.yaml``); otherwise the
+    model directory's ``taxonomy.yaml`` when present, else ``$CLOSELOOP_TAXONOMY_PATH`` when set."""
+    if model_dir is not None:
+        if (model_dir / TRAINED_CATEGORIES_DIR).is_dir():
+            return model_dir / TRAINED_CATEGORIES_DIR / TAXONOMY_FILE
+        if (model_dir / TAXONOMY_FILE).is_file():
+            return model_dir / TAXONOMY_FILE
+    env_path = os.environ.get(TAXONOMY_PATH_ENV)
+    return Path(env_path) if env_path else None
+
+
+def taxonomy_stamp(model_dir: Path | None) -> tuple[str, int]:
+    """Which taxonomy file ``model_dir``'s engine reads and when it last changed: a cache key that
+    changes when an analyst adds a category, so every process (web, worker, Celery) picks it up."""
+    path = taxonomy_file(model_dir)
+    if path is None or not path.is_file():
+        return (str(DEFAULT_TAXONOMY_PATH), 0)
+    return (str(path), path.stat().st_mtime_ns)
+
+
+_ACTIVE: dict[tuple[str, int], Taxonomy] = {}
+
+
+def active_taxonomy(model_dir: Path | None) -> Taxonomy:
+    """The taxonomy the analysis engine of ``model_dir`` uses (None: the built-in model), re-read only
+    when its file changes."""
+    stamp = taxonomy_stamp(model_dir)
+    if stamp not in _ACTIVE:
+        path = taxonomy_file(model_dir)
+        if len(_ACTIVE) >= 8:  # a handful of live taxonomies per process; never grow without bound
+            _ACTIVE.clear()
+        _ACTIVE[stamp] = load_taxonomy(path if path is not None and path.is_file() else None)
+    return _ACTIVE[stamp]

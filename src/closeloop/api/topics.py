@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from closeloop.accounts import audit
 from closeloop.act.routing import RoutingRuleError
+from closeloop.analysis.taxonomy import active_taxonomy, taxonomy_file
 from closeloop.api.deps import SessionDep, client_ip
 from closeloop.api.insight import FilterDep
 from closeloop.api.policy import PrincipalDep
@@ -56,13 +57,13 @@ def taxonomy_view(session: Session) -> dict[str, Any]:
         editable, reason = True, None
     except emerging.TaxonomyNotEditableError as exc:
         target, editable, reason = None, False, str(exc)
-    source = emerging.taxonomy_file(model_dir)
+    source = taxonomy_file(model_dir)
     return {
         "source": str(source) if source is not None and source.is_file() else "built-in",
         "editable": editable,
         "writes_to": target,
         "not_editable_because": reason,
-        "categories": [emerging.category_document(c) for c in emerging.active_taxonomy(model_dir).categories],
+        "categories": [emerging.category_document(c) for c in active_taxonomy(model_dir).categories],
     }
 
 
@@ -76,7 +77,7 @@ def read_topics(
     min_size: Annotated[int, Query(ge=2, le=500)] = 5,
     max_topics: Annotated[int, Query(ge=1, le=50)] = 12,
 ) -> dict[str, Any]:
-    taxonomy = emerging.active_taxonomy(active_model_dir(session))
+    taxonomy = active_taxonomy(active_model_dir(session))
     return emerging.emerging_topics(
         session, flt, taxonomy, max_items=max_items, min_size=min_size, max_topics=max_topics
     )

@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -48,7 +47,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from closeloop.analysis.taxonomy import Taxonomy, load_taxonomy
+from closeloop.analysis.taxonomy import active_taxonomy
+from closeloop.settings import get_settings
 from closeloop.store.models import Analysis, Customer, FeedbackItem, Label
 from closeloop.store.queries import decode_cursor, encode_cursor
 from closeloop.store.session import READ_ONLY
@@ -589,17 +589,13 @@ def _change(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]
     }
 
 
-@lru_cache(maxsize=1)
-def _taxonomy() -> Taxonomy:
-    return load_taxonomy()
-
-
 def category_names(category_id: str) -> tuple[str, str]:
-    """The Chinese and English names of a category id (the id itself when the taxonomy lacks it)."""
-    taxonomy = _taxonomy()
-    if category_id in taxonomy:
-        category = taxonomy.get(category_id)
-        return category.name_zh, category.name_en
+    """The Chinese and English names of a category id: from the configured model's taxonomy (categories
+    added from /topics included), else the packaged one, else the id itself."""
+    for taxonomy in (active_taxonomy(get_settings().model_dir), active_taxonomy(None)):
+        if category_id in taxonomy:
+            category = taxonomy.get(category_id)
+            return category.name_zh, category.name_en
     return category_id, category_id
 
 

@@ -27,19 +27,19 @@ from sqlalchemy.orm import Session
 from closeloop.act.jobs import replace_rules, stored_rules
 from closeloop.act.routing import PRIORITIES, dump_rules
 from closeloop.analysis.taxonomy import (
+    TAXONOMY_FILE,
     TAXONOMY_PATH_ENV,
+    TRAINED_CATEGORIES_DIR,
     Category,
     Taxonomy,
+    active_taxonomy,
     category_id_for,
-    load_taxonomy,
     save_taxonomy,
 )
 from closeloop.insight import aggregates
 from closeloop.insight.aggregates import InsightFilter
 from closeloop.store.models import Analysis, FeedbackItem, Team
 
-TAXONOMY_FILE = "taxonomy.yaml"
-TRAINED_CATEGORIES_DIR = "categories"
 DEFAULT_MAX_ITEMS = 1_000
 # Uncategorised feedback is read in pages this large, at most SCAN_FACTOR × max_items items.
 SCAN_PAGE = 1_000
@@ -65,27 +65,6 @@ class UnknownTeamError(ValueError):
 
 
 # ------------------------------------------------------------------------------------- the taxonomy
-
-
-def taxonomy_file(model_dir: Path | None) -> Path | None:
-    """The taxonomy file the engine of ``model_dir`` reads, or None for the packaged default.
-
-    A trained model's categories keep their own taxonomy (``categories/taxonomy.yaml``); otherwise the
-    model directory's ``taxonomy.yaml`` when present, else ``$CLOSELOOP_TAXONOMY_PATH`` when set."""
-    if model_dir is not None:
-        trained = model_dir / TRAINED_CATEGORIES_DIR / TAXONOMY_FILE
-        if (model_dir / TRAINED_CATEGORIES_DIR).is_dir():
-            return trained
-        if (model_dir / TAXONOMY_FILE).is_file():
-            return model_dir / TAXONOMY_FILE
-    env_path = os.environ.get(TAXONOMY_PATH_ENV)
-    return Path(env_path) if env_path else None
-
-
-def active_taxonomy(model_dir: Path | None) -> Taxonomy:
-    """The taxonomy the analysis engine of ``model_dir`` uses (None: the built-in model)."""
-    path = taxonomy_file(model_dir)
-    return load_taxonomy(path if path is not None and path.is_file() else None)
 
 
 def editable_taxonomy_file(model_dir: Path | None) -> Path:

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Select, exists, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from closeloop.analysis.engine import AnalysisResult, Engine
+from closeloop.analysis.taxonomy import taxonomy_stamp
 from closeloop.collect.customers import refused
 from closeloop.collect.ingest import FEEDBACK_CREATED
 from closeloop.insight.rollups import mark_items_changed
@@ -23,8 +24,9 @@ FEEDBACK_ANALYSED = "feedback.analysed"
 
 
 @lru_cache(maxsize=4)
-def load_engine(model_dir: str | None, fast: bool = False) -> Engine:
-    """The engine for a model directory (None = the built-in default), loaded once per process."""
+def load_engine(model_dir: str | None, fast: bool = False, taxonomy: tuple[str, int] | None = None) -> Engine:
+    """The engine for a model directory (None = the built-in default), loaded once per process and again
+    when ``taxonomy`` (:func:`taxonomy_stamp`: its file and modification time) changes."""
     return Engine.load(Path(model_dir) if model_dir else None, fast=fast)
 
 
@@ -38,7 +40,8 @@ def active_model_dir(session: Session) -> Path | None:
 
 def active_engine(session: Session | None = None) -> Engine:
     model_dir = active_model_dir(session) if session is not None else get_settings().model_dir
-    return load_engine(str(model_dir) if model_dir else None)
+    # A category added from /topics changes the taxonomy file: every process reloads on its next batch.
+    return load_engine(str(model_dir) if model_dir else None, taxonomy=taxonomy_stamp(model_dir))
 
 
 def _analysis_row(item_id: int, version: str, result: AnalysisResult) -> Analysis:

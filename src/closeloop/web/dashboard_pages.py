@@ -22,10 +22,9 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from closeloop.analysis.taxonomy import Taxonomy
+from closeloop.analysis.taxonomy import Taxonomy, active_taxonomy
 from closeloop.api.deps import SessionDep
 from closeloop.collect.channels import list_channel_names
-from closeloop.insight.emerging import active_taxonomy
 from closeloop.jobs.analysis import active_model_dir
 from closeloop.store.models import Alert, Customer, FeedbackItem
 from closeloop.web.i18n import TEXTS, pick_language

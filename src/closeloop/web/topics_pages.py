@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from closeloop.analysis.taxonomy import active_taxonomy
 from closeloop.api.deps import SessionDep, client_ip
 from closeloop.api.insight import FilterDep
 from closeloop.api.policy import PrincipalDep
@@ -64,7 +65,7 @@ def _render(
 ) -> HTMLResponse:
     lang = pick_language(request)
     view = taxonomy_view(session)
-    taxonomy = emerging.active_taxonomy(active_model_dir(session))
+    taxonomy = active_taxonomy(active_model_dir(session))
     found = emerging.emerging_topics(session, flt, taxonomy, max_items=PAGE_MAX_ITEMS)
     largest = max((theme["count"] for theme in found["themes"]), default=1)
     principal = getattr(request.state, "principal", None)
