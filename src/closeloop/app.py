@@ -106,7 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = None
-        if settings.analysis_in_background:
+        # With a broker (CLOSELOOP_BROKER_URL) the Celery workers do this work; web processes stay stateless.
+        if settings.analysis_in_background and not settings.broker_url:
             from closeloop.jobs.worker import EmbeddedWorker, default_jobs
 
             factory = app.state.session_factory
