@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -284,3 +285,19 @@ def csrf_of():
     import re
 
     return lambda page: re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+@pytest.fixture
+def model_dir(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A copy of the packaged model as CLOSELOOP_MODEL_DIR, so its taxonomy can be edited."""
+    from closeloop.analysis.engine import DEFAULT_MODEL_DIR
+    from closeloop.jobs.analysis import load_engine
+
+    directory = tmp_path / "model"
+    shutil.copytree(DEFAULT_MODEL_DIR, directory)
+    monkeypatch.setenv("CLOSELOOP_MODEL_DIR", str(directory))
+    get_settings.cache_clear()
+    load_engine.cache_clear()
+    yield directory
+    load_engine.cache_clear()
+    get_settings.cache_clear()

@@ -5,19 +5,15 @@ audited); viewers read, analysts change."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 import yaml
 from sqlalchemy import select
 
 from closeloop.analysis.engine import DEFAULT_MODEL_DIR
 from closeloop.collect.ingest import write_batch
 from closeloop.collect.records import FeedbackRecord
-from closeloop.jobs.analysis import active_engine, analyse_items, load_engine
-from closeloop.settings import get_settings
+from closeloop.jobs.analysis import active_engine, analyse_items
 from closeloop.store.models import Analysis, AuditEntry, Team
 
 # Loyalty points: a theme the packaged taxonomy has no category for (all on jd).
@@ -70,19 +66,6 @@ def seed(db) -> dict[str, int]:
             )
         session.commit()
     return dict(zip([row[0] for row in rows], ids, strict=True))
-
-
-@pytest.fixture
-def model_dir(settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A copy of the packaged model as CLOSELOOP_MODEL_DIR, so its taxonomy can be edited."""
-    directory = tmp_path / "model"
-    shutil.copytree(DEFAULT_MODEL_DIR, directory)
-    monkeypatch.setenv("CLOSELOOP_MODEL_DIR", str(directory))
-    get_settings.cache_clear()
-    load_engine.cache_clear()
-    yield directory
-    load_engine.cache_clear()
-    get_settings.cache_clear()
 
 
 def points_theme(document: dict) -> dict | None:

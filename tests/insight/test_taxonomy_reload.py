@@ -4,29 +4,14 @@ not make the change (no cache cleared), routing-rule validation and the dashboar
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from closeloop.act.jobs import replace_rules
-from closeloop.analysis.engine import DEFAULT_MODEL_DIR
 from closeloop.analysis.taxonomy import Category, Taxonomy, active_taxonomy, save_taxonomy
 from closeloop.insight.aggregates import category_names
-from closeloop.jobs.analysis import active_engine, load_engine
-from closeloop.settings import get_settings
-
-
-@pytest.fixture
-def model_dir(settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    directory = tmp_path / "model"
-    shutil.copytree(DEFAULT_MODEL_DIR, directory)
-    monkeypatch.setenv("CLOSELOOP_MODEL_DIR", str(directory))
-    get_settings.cache_clear()
-    load_engine.cache_clear()
-    yield directory
-    load_engine.cache_clear()
-    get_settings.cache_clear()
+from closeloop.jobs.analysis import active_engine
 
 
 def add_points_category(model_dir: Path) -> None:

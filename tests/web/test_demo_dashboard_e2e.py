@@ -10,22 +10,18 @@ which the taxonomy API lists and the next analysed item gets."""
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import select
 
-from closeloop.analysis.engine import DEFAULT_MODEL_DIR
 from closeloop.collect.ingest import write_batch
 from closeloop.collect.records import FeedbackRecord
 from closeloop.demo.load import load_demo
 from closeloop.demo.setup import load_demo_setup
 from closeloop.insight.alerts import run_alert_job
 from closeloop.jobs.analysis import active_engine, analyse_items, load_engine
-from closeloop.settings import get_settings
 from closeloop.store.models import Alert, Analysis, FeedbackItem, Label, Team
 from closeloop.web.dashboard_pages import open_alerts
 
@@ -189,19 +185,6 @@ POINTS = [
     "积分兑换总是失败，积分也没了",
     "会员积分一直不到账，好几天了",
 ]
-
-
-@pytest.fixture
-def model_dir(settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A copy of the packaged model as CLOSELOOP_MODEL_DIR, so its taxonomy can be edited."""
-    directory = tmp_path / "model"
-    shutil.copytree(DEFAULT_MODEL_DIR, directory)
-    monkeypatch.setenv("CLOSELOOP_MODEL_DIR", str(directory))
-    get_settings.cache_clear()
-    load_engine.cache_clear()
-    yield directory
-    load_engine.cache_clear()
-    get_settings.cache_clear()
 
 
 def seed_points(db) -> None:
