@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -910,7 +911,7 @@ class CommunityRateEvent(Base):
 
 # --- scale (migration 0012) ---
 
-# Text search (``?q=``, LIKE '%…%') on PostgreSQL through trigrams, Chinese included (the store's
+# Text search (``?q=``, ILIKE '%…%') on PostgreSQL through trigrams, Chinese included (the store's
 # C.UTF-8 collation counts CJK characters as word characters). Migration 0012 creates it with pg_trgm on
 # PostgreSQL; on SQLite it is an empty placeholder (WHERE 0) so both schemas match these models.
 FEEDBACK_TEXT_TRGM = Index(
@@ -918,4 +919,13 @@ FEEDBACK_TEXT_TRGM = Index(
     FeedbackItem.text,
     postgresql_using="gin",
     postgresql_ops={"text": "gin_trgm_ops"},
+).ddl_if(dialect="postgresql")
+
+# 1–2 character searches (most Chinese words) give pg_trgm no trigram: a GIN index over the lowered text's
+# characters and character pairs serves them (``closeloop_char_grams``, an SQL function migration 0012
+# creates on PostgreSQL; see store/queries.py). SQLite gets the same WHERE 0 placeholder.
+FEEDBACK_TEXT_GRAMS = Index(
+    "ix_feedback_items_text_grams",
+    func.closeloop_char_grams(FeedbackItem.text),
+    postgresql_using="gin",
 ).ddl_if(dialect="postgresql")
