@@ -43,7 +43,8 @@ class LoginRefusedError(Exception):
         self.status = status
 
 
-def _digest(secret: str) -> str:
+def token_digest(secret: str) -> str:
+    """How a bearer secret (API token, session cookie, sign-in link) is stored: its SHA-256, never itself."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -128,7 +129,11 @@ def start_session(session: Session, user: User, *, now: datetime | None = None) 
     expires = now + SESSION_LIFETIME
     session.add(
         WebSession(
-            user_id=user.id, token_hash=_digest(cookie), csrf_token=csrf, created_at=now, expires_at=expires
+            user_id=user.id,
+            token_hash=token_digest(cookie),
+            csrf_token=csrf,
+            created_at=now,
+            expires_at=expires,
         )
     )
     session.flush()
@@ -140,14 +145,18 @@ def session_user(
 ) -> tuple[User, str] | None:
     """(user, csrf token) for a live session cookie, else None."""
     now = now or utcnow()
-    row = session.scalars(select(WebSession).where(WebSession.token_hash == _digest(cookie_value))).first()
+    row = session.scalars(
+        select(WebSession).where(WebSession.token_hash == token_digest(cookie_value))
+    ).first()
     if row is None or row.revoked_at is not None or row.expires_at <= now or not row.user.is_active:
         return None
     return row.user, row.csrf_token
 
 
 def end_session(session: Session, cookie_value: str) -> None:
-    row = session.scalars(select(WebSession).where(WebSession.token_hash == _digest(cookie_value))).first()
+    row = session.scalars(
+        select(WebSession).where(WebSession.token_hash == token_digest(cookie_value))
+    ).first()
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
 
@@ -170,7 +179,7 @@ def create_token(
         user_id=user.id,
         name=name[:128],
         prefix=secret[:12],
-        token_hash=_digest(secret),
+        token_hash=token_digest(secret),
         scopes=scopes,
         expires_at=expires_at,
     )
@@ -184,7 +193,7 @@ def token_owner(
 ) -> tuple[User, ApiToken] | None:
     """(owner, token) for a live, unrevoked token, else None."""
     now = now or utcnow()
-    token = session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(secret))).first()
+    token = session.scalars(select(ApiToken).where(ApiToken.token_hash == token_digest(secret))).first()
     if token is None or token.revoked_at is not None:
         return None
     if token.expires_at is not None and token.expires_at <= now:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from closeloop.accounts.users import token_digest
 from closeloop.collect.customers import upsert_customer
 from closeloop.collect.records import CustomerRef
 from closeloop.store.models import CommunityMember, CommunityToken, utcnow
@@ -56,10 +57,6 @@ def normalize_email(email: str) -> str:
 def email_digest(email: str) -> str:
     """The stable key of an address (SHA-256 of its normalised form)."""
     return hashlib.sha256(normalize_email(email).encode()).hexdigest()
-
-
-def _token_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def default_display_name(email: str) -> str:
@@ -108,7 +105,7 @@ def issue_sign_in_link(
         CommunityToken(
             member_id=member.id,
             purpose="sign_in",
-            token_hash=_token_hash(secret),
+            token_hash=token_digest(secret),
             next_path=safe_next_path(next_path),
             created_at=now,
             expires_at=now + SIGN_IN_LINK_LIFETIME,
@@ -130,7 +127,7 @@ def redeem_sign_in_link(session: Session, secret: str, *, now: datetime | None =
     claimed = session.execute(
         update(CommunityToken)
         .where(
-            CommunityToken.token_hash == _token_hash(secret or ""),
+            CommunityToken.token_hash == token_digest(secret or ""),
             CommunityToken.purpose == "sign_in",
             CommunityToken.used_at.is_(None),
             CommunityToken.expires_at > now,
@@ -156,7 +153,7 @@ def open_session(
         CommunityToken(
             member_id=member.id,
             purpose="session",
-            token_hash=_token_hash(cookie),
+            token_hash=token_digest(cookie),
             csrf_token=csrf,
             created_at=now,
             expires_at=now + SESSION_LIFETIME,
@@ -175,7 +172,7 @@ def session_member(
     now = now or utcnow()
     token = session.scalars(
         select(CommunityToken).where(
-            CommunityToken.token_hash == _token_hash(cookie),
+            CommunityToken.token_hash == token_digest(cookie),
             CommunityToken.purpose == "session",
             CommunityToken.expires_at > now,
             CommunityToken.used_at.is_(None),
@@ -193,7 +190,7 @@ def end_session(session: Session, cookie: str, *, now: datetime | None = None) -
     """Sign out: the session's cookie stops working (``used_at`` marks it ended)."""
     session.execute(
         update(CommunityToken)
-        .where(CommunityToken.token_hash == _token_hash(cookie), CommunityToken.purpose == "session")
+        .where(CommunityToken.token_hash == token_digest(cookie), CommunityToken.purpose == "session")
         .values(used_at=now or utcnow())
     )
 
