@@ -369,7 +369,7 @@ def _newest_analysis_join(stmt: Select) -> Select:
     return stmt.outerjoin(Analysis, and_(Analysis.feedback_id == FeedbackItem.id, Analysis.id == newest_id))
 
 
-def _scoped(
+def scoped_query(
     stmt: Select,
     flt: InsightFilter,
     since: datetime,
@@ -454,14 +454,14 @@ def effective_values(analysis: dict[str, Any], labels: dict[str, str]) -> dict[s
     return values
 
 
-def _matches(flt: InsightFilter, sentiment: str | None, categories: Sequence[str]) -> bool:
+def matches_filter(flt: InsightFilter, sentiment: str | None, categories: Sequence[str]) -> bool:
     """The sentiment and category filters, in Python, for one item (as the SQL applies them)."""
     if flt.sentiment and sentiment != flt.sentiment:
         return False
     return not flt.categories or any(category in flt.categories for category in categories)
 
 
-def _newest_labels(session: Session, item_ids: Sequence[int]) -> dict[int, dict[str, str]]:
+def newest_labels(session: Session, item_ids: Sequence[int]) -> dict[int, dict[str, str]]:
     """``{item id: {field: newest value}}`` for the given items."""
     newest: dict[int, dict[str, str]] = {}
     for start in range(0, len(item_ids), 500):
@@ -503,7 +503,7 @@ def gather_facts(
     if aspects:
         keys.append(cast(Analysis.aspects, Text))
     counts = [func.count()] if volume_only else _count_columns()
-    grouped = _scoped(select(*keys, *counts), flt, since, until, dialect, customers=customers)
+    grouped = scoped_query(select(*keys, *counts), flt, since, until, dialect, customers=customers)
     if group is not None or len(keys) > 1:
         grouped = grouped.group_by(*(keys if group is not None else keys[1:]))
     cache: dict[str | None, Any] = {}
@@ -535,7 +535,7 @@ def _label_corrections(
     dialect = session.get_bind().dialect.name
     labelled = select(Label.feedback_id).distinct()
     rows = session.execute(
-        _scoped(
+        scoped_query(
             select(
                 FeedbackItem.id,
                 group,
@@ -555,7 +555,7 @@ def _label_corrections(
     ).all()
     if not rows:
         return []
-    labels = _newest_labels(session, [row[0] for row in rows])
+    labels = newest_labels(session, [row[0] for row in rows])
     corrections = []
     for item_id, key, sentiment, complaint, categories, aspects, *scores in rows:
         counted = {
@@ -567,9 +567,9 @@ def _label_corrections(
         effective = effective_values(counted, labels.get(item_id, {}))
         if effective == counted:
             continue
-        if _matches(flt, counted["sentiment"], counted["categories"]):
+        if matches_filter(flt, counted["sentiment"], counted["categories"]):
             corrections.append(item_facts(key, counted, scores).negated())
-        if _matches(flt, effective["sentiment"], effective["categories"]):
+        if matches_filter(flt, effective["sentiment"], effective["categories"]):
             corrections.append(item_facts(key, effective, scores))
     return corrections
 
@@ -845,7 +845,8 @@ class VerbatimPage:
     total: int = 0
 
 
-def _label_value(label_field: str) -> Any:
+def label_value(label_field: str) -> Any:
+    """The newest label value of ``label_field`` for the outer query's item (a correlated subquery)."""
     return (
         select(Label.value)
         .where(Label.feedback_id == FeedbackItem.id, Label.field == label_field)
@@ -855,14 +856,14 @@ def _label_value(label_field: str) -> Any:
     )
 
 
-def _effective_conditions(flt: InsightFilter, dialect: str) -> list[ColumnElement[bool]]:
+def effective_conditions(flt: InsightFilter, dialect: str) -> list[ColumnElement[bool]]:
     """SQL for the sentiment and category filters on the effective (label-corrected) analysis."""
     conditions: list[ColumnElement[bool]] = []
     if flt.sentiment:
-        conditions.append(func.coalesce(_label_value("sentiment"), Analysis.sentiment) == flt.sentiment)
+        conditions.append(func.coalesce(label_value("sentiment"), Analysis.sentiment) == flt.sentiment)
     if flt.categories:
         in_analysis = _analysis_has_category(flt.categories, dialect)
-        label = _label_value("categories")
+        label = label_value("categories")
         wrapped = literal(";", String) + label + literal(";", String)
         in_label = or_(*(wrapped.contains(f";{c};", autoescape=True) for c in flt.categories))
         conditions.append(or_(and_(label.is_(None), in_analysis), and_(label.is_not(None), in_label)))
@@ -889,10 +890,10 @@ def verbatims(
             raise ValueError(f"period must be a date (YYYY-MM-DD), got {period!r}") from None
         since, until = max(since, start), min(until, end)
     dialect = session.get_bind().dialect.name
-    conditions = _effective_conditions(flt, dialect)
+    conditions = effective_conditions(flt, dialect)
     if since >= until:
         return VerbatimPage(items=[])
-    ids = _scoped(select(FeedbackItem.id), flt, since, until, dialect, analysis_filters=False).where(
+    ids = scoped_query(select(FeedbackItem.id), flt, since, until, dialect, analysis_filters=False).where(
         *conditions
     )
     total = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
@@ -914,16 +915,17 @@ def verbatims(
     items = list(session.scalars(page))
     next_cursor = encode_cursor(items[limit - 1]) if len(items) > limit else None
     items = items[:limit]
-    labels = _newest_labels(session, [item.id for item in items])
+    labels = newest_labels(session, [item.id for item in items])
     return VerbatimPage(
         items=items,
-        effective={item.id: _effective_of(item, labels.get(item.id, {})) for item in items},
+        effective={item.id: effective_of(item, labels.get(item.id, {})) for item in items},
         next_cursor=next_cursor,
         total=total,
     )
 
 
-def _effective_of(item: FeedbackItem, labels: dict[str, str]) -> dict[str, Any]:
+def effective_of(item: FeedbackItem, labels: dict[str, str]) -> dict[str, Any]:
+    """An item's newest analysis with its newest labels applied (what the dashboard counts)."""
     newest = item.analyses[-1] if item.analyses else None
     analysis = {
         "sentiment": newest.sentiment if newest else None,

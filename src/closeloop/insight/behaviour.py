@@ -252,7 +252,7 @@ def first_complaints(
     dialect = session.get_bind().dialect.name
     complaint_labelled = select(Label.feedback_id).where(Label.field == "complaint")
     # The dashboard's own item scope and label reading, so both count the same complaints.
-    candidates = aggregates._scoped(
+    candidates = aggregates.scoped_query(
         select(
             FeedbackItem.id,
             FeedbackItem.customer_id,
@@ -271,7 +271,7 @@ def first_complaints(
         or_(Analysis.complaint.is_(True), FeedbackItem.id.in_(complaint_labelled)),
     )
     rows = session.execute(candidates).all()
-    labels = aggregates._newest_labels(session, [row[0] for row in rows])
+    labels = aggregates.newest_labels(session, [row[0] for row in rows])
     first: dict[int, datetime] = {}
     for item_id, customer_id, created_at, sentiment, complaint, categories in rows:
         analysed = {
@@ -283,7 +283,7 @@ def first_complaints(
         values = aggregates.effective_values(analysed, labels.get(item_id, {}))
         if values["sentiment"] is None or not values["complaint"]:
             continue
-        if not aggregates._matches(flt, values["sentiment"], values["categories"]):
+        if not aggregates.matches_filter(flt, values["sentiment"], values["categories"]):
             continue
         moment = _utc(created_at)
         if customer_id not in first or moment < first[customer_id]:

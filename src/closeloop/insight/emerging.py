@@ -189,12 +189,12 @@ def _uncategorised_rows(session: Session, flt: InsightFilter) -> Select:
     # The dashboard's own query pieces, so "uncategorised" here means what the dashboard counts.
     since, until = flt.window()
     dialect = session.get_bind().dialect.name
-    label = aggregates._label_value("categories")
+    label = aggregates.label_value("categories")
     stored = cast(Analysis.categories, Text)
     columns = select(FeedbackItem.id, FeedbackItem.text, stored, label)
     return (
-        aggregates._scoped(columns, flt, since, until, dialect, analysis_filters=False)
-        .where(*aggregates._effective_conditions(flt, dialect))
+        aggregates.scoped_query(columns, flt, since, until, dialect, analysis_filters=False)
+        .where(*aggregates.effective_conditions(flt, dialect))
         .where(or_(label.is_not(None), Analysis.id.is_(None), stored.is_(None), stored.in_(EMPTY_JSON_LISTS)))
         .order_by(FeedbackItem.created_at.desc(), FeedbackItem.id.desc())
     )

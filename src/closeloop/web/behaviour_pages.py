@@ -73,8 +73,8 @@ def customer_history(request: Request, session: SessionDep, external_id: str) ->
             session, FeedbackFilter(customer=external_id), limit=HISTORY_LIMIT, with_analysis=True
         )
         # The dashboard's label reading, so this page shows the analysis as the figures count it.
-        labels = aggregates._newest_labels(session, [item.id for item in items])
-        effective = {item.id: aggregates._effective_of(item, labels.get(item.id, {})) for item in items}
+        labels = aggregates.newest_labels(session, [item.id for item in items])
+        effective = {item.id: aggregates.effective_of(item, labels.get(item.id, {})) for item in items}
         events = list(
             session.scalars(
                 select(CustomerEvent)
