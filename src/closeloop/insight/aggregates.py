@@ -369,6 +369,28 @@ def _newest_analysis_join(stmt: Select) -> Select:
     return stmt.outerjoin(Analysis, and_(Analysis.feedback_id == FeedbackItem.id, Analysis.id == newest_id))
 
 
+def item_scope(
+    stmt: Select, flt: InsightFilter, since: datetime, until: datetime, *, customers: bool = False
+) -> Select:
+    """``stmt`` (over ``FeedbackItem``) narrowed to items created in [since, until) and to the filter's
+    channel, product, language, tier and region; ``customers`` joins the customer even without a segment
+    filter (outer join: items without a customer stay)."""
+    if customers or flt.tier or flt.region:
+        stmt = stmt.outerjoin(Customer, Customer.id == FeedbackItem.customer_id)
+    stmt = stmt.where(FeedbackItem.created_at >= since, FeedbackItem.created_at < until)
+    if flt.channels:
+        stmt = stmt.where(FeedbackItem.channel.in_(flt.channels))
+    if flt.product:
+        stmt = stmt.where(FeedbackItem.product == flt.product)
+    if flt.language:
+        stmt = stmt.where(FeedbackItem.language == flt.language)
+    if flt.tier:
+        stmt = stmt.where(Customer.tier == flt.tier)
+    if flt.region:
+        stmt = stmt.where(Customer.region == flt.region)
+    return stmt
+
+
 def scoped_query(
     stmt: Select,
     flt: InsightFilter,
@@ -384,20 +406,9 @@ def scoped_query(
     With ``analysis_filters`` the sentiment and category filters test the analysis (labels are applied
     afterwards by the caller); without, they are left out.
     """
-    stmt = _newest_analysis_join(stmt.select_from(FeedbackItem))
-    if customers or flt.tier or flt.region:
-        stmt = stmt.outerjoin(Customer, Customer.id == FeedbackItem.customer_id)
-    stmt = stmt.where(FeedbackItem.created_at >= since, FeedbackItem.created_at < until)
-    if flt.channels:
-        stmt = stmt.where(FeedbackItem.channel.in_(flt.channels))
-    if flt.product:
-        stmt = stmt.where(FeedbackItem.product == flt.product)
-    if flt.language:
-        stmt = stmt.where(FeedbackItem.language == flt.language)
-    if flt.tier:
-        stmt = stmt.where(Customer.tier == flt.tier)
-    if flt.region:
-        stmt = stmt.where(Customer.region == flt.region)
+    stmt = item_scope(
+        _newest_analysis_join(stmt.select_from(FeedbackItem)), flt, since, until, customers=customers
+    )
     if analysis_filters and flt.sentiment:
         stmt = stmt.where(Analysis.sentiment == flt.sentiment)
     if analysis_filters and flt.categories:

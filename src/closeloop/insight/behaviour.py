@@ -481,26 +481,12 @@ def _ratings(session: Session, flt: InsightFilter, since: datetime, until: datet
         FeedbackItem.rating_scale_max,
         rank,
     ).where(
-        FeedbackItem.created_at >= since,
-        FeedbackItem.created_at < until,
         FeedbackItem.customer_id.is_not(None),
         FeedbackItem.rating.is_not(None),
         FeedbackItem.rating_scale_min.is_not(None),
         FeedbackItem.rating_scale_max.is_not(None),
     )
-    if flt.channels:
-        stmt = stmt.where(FeedbackItem.channel.in_(flt.channels))
-    if flt.product:
-        stmt = stmt.where(FeedbackItem.product == flt.product)
-    if flt.language:
-        stmt = stmt.where(FeedbackItem.language == flt.language)
-    if flt.tier or flt.region:
-        stmt = stmt.join(Customer, Customer.id == FeedbackItem.customer_id)
-        if flt.tier:
-            stmt = stmt.where(Customer.tier == flt.tier)
-        if flt.region:
-            stmt = stmt.where(Customer.region == flt.region)
-    ranked = stmt.subquery()
+    ranked = aggregates.item_scope(stmt, flt, since, until).subquery()
     found: dict[int, list] = defaultdict(list)
     for customer_id, created_at, rating, low, high, _ in session.execute(
         select(ranked).where(ranked.c.rank <= 2).order_by(ranked.c.customer_id, ranked.c.rank.desc())
