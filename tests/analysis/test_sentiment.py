@@ -148,7 +148,19 @@ def test_mean_word_polarity_uses_the_negated_value_in_scope() -> None:
         ("", "und"),
         ("😀👍", "und"),
         ("12345", "und"),
-        ("très bon produit", "other"),
+        ("très bon produit", "fr"),
+        ("Livraison rapide, produit conforme, je recommande.", "fr"),
+        ("Das Paket kam viel zu spät und die Verpackung war kaputt.", "de"),
+        ("El producto llegó roto y nadie me responde.", "es"),
+        ("Отличный товар, быстрая доставка", "ru"),
+        ("Dobra jakość, szybka wysyłka", "pl"),
+        ("خدمة سيئة جدا", "ar"),
+        # Short English stays English even where an n-gram identifier alone would guess another language.
+        ("Excellent product.", "en"),
+        ("Horrible, horrible protector.", "en"),
+        ("Sooooo good!!", "en"),
+        ("Works fine.", "en"),
+        ("Meh.", "en"),
     ],
 )
 def test_detect_language(text: str, language: str) -> None:
@@ -199,6 +211,31 @@ def test_complaint_cues_in_order() -> None:
     assert complaint_cues("要求退款，不然就投诉到12315") == ["退款", "投诉", "12315"]
 
 
+@pytest.mark.parametrize(
+    ("text", "cues"),
+    [
+        ("El producto llegó roto. Quiero un reembolso.", ["reembolso"]),
+        ("Je veux être remboursé, plus jamais !", ["remboursé", "plus jamais"]),
+        ("Ich will mein Geld zurück. Nie wieder!", ["geld zurück", "nie wieder"]),
+        ("Chcę zwrot pieniędzy, nie polecam.", ["zwrot", "nie polecam"]),
+        ("Bir daha asla almam, iade istiyorum.", ["bir daha asla", "iade"]),
+        ("Верните деньги, это обман.", ["верните деньги", "обман"]),
+        ("配送が遅い。返金してください。", ["返金"]),
+        ("환불해 주세요.", ["환불"]),
+        # A cue is a word start: "Ersatzteil" (spare part) or "proiade" are not cues.
+        ("Das Ersatzteil passt perfekt.", []),
+    ],
+)
+def test_complaint_cues_in_other_languages(text: str, cues: list[str]) -> None:
+    assert complaint_cues(text) == cues
+
+
+def test_a_refund_request_in_spanish_is_a_complaint_only_when_negative() -> None:
+    text = "El producto llegó roto y nadie me responde. Quiero un reembolso."
+    assert is_complaint(text, "negative", -0.9)
+    assert not is_complaint(text, "positive", 0.8)
+
+
 def test_phrase_student_serves_fast_mode_only_and_only_its_languages() -> None:
     from closeloop.analysis.sentiment_model import SentimentBatch, SentimentEnsemble, prepare_batch
 
@@ -215,3 +252,10 @@ def test_phrase_student_serves_fast_mode_only_and_only_its_languages() -> None:
     accurate_logits, accurate_informed = ensemble.logits(accurate)
     assert accurate_logits.tolist() == [[0.0, 0.0]]
     assert not accurate_informed[0]
+
+
+def test_without_the_identifier_other_latin_languages_are_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("closeloop.analysis.language._identifier", lambda: None)
+    assert detect_language("Das Paket kam viel zu spät und die Verpackung war kaputt.") == "other"
+    assert detect_language("The delivery was late") == "en"
+    assert detect_language("送餐很快") == "zh"

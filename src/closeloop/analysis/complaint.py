@@ -1,11 +1,20 @@
 """Complaint detection: negative feedback that asks for redress or signals that the customer may leave.
 
-The cue lists are hand-written for closeloop in Chinese and English.
+The cue lists are hand-written for closeloop: Chinese and English in full, and the common redress and churn
+phrases of German, French, Spanish, Portuguese, Italian, Dutch, Polish, Turkish, Russian, Japanese and Korean.
 """
 
 from __future__ import annotations
 
 import re
+
+
+def _is_cjk(cue: str) -> bool:
+    """Whether a cue is Japanese or Korean (matched anywhere, as those languages do not separate words)."""
+    return any(
+        "\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af" for ch in cue
+    )
+
 
 # Asking for redress: refund, return, exchange, compensation, a fix, a person, escalation.
 REDRESS_CUES_ZH = (
@@ -118,14 +127,140 @@ CHURN_CUES_EN = (
     r"one star",
 )
 
+# Other languages, as regular expressions matched at a word start, case-insensitive (Japanese and Korean
+# anywhere: they do not separate words). Stems end in \w* where the word inflects.
+REDRESS_CUES_INTL = (
+    # de
+    r"rückerstattung\w*",
+    r"erstattung\w*",
+    r"geld zurück",
+    r"zurückschicken",
+    r"zurückgeschickt",
+    r"reklamation\w*",
+    r"reklamier\w*",
+    r"beschwerde\w*",
+    r"beschwer\w*",
+    r"umtausch\w*",
+    r"entschädigung\w*",
+    r"widerruf\w*",
+    r"storn\w*",
+    r"kündig\w*",
+    # fr
+    r"rembours\w*",
+    r"réclamation\w*",
+    r"plainte\w*",
+    r"litige\w*",
+    r"dédommag\w*",
+    r"indemnis\w*",
+    r"échange\w*",
+    r"renvoyer",
+    r"retourner le",
+    r"annuler ma commande",
+    r"résili\w*",
+    # es / pt
+    r"reembols\w*",
+    r"devoluci\w*",
+    r"devolver",
+    r"devolução",
+    r"reclamaci\w*",
+    r"reclamação",
+    r"reclamar",
+    r"queja\w*",
+    r"indemniza\w*",
+    r"indeniza\w*",
+    r"cancelar (mi|o|a|el) (pedido|encomenda)",
+    r"procon",
+    r"estorno",
+    r"dinheiro de volta",
+    # it
+    r"rimbors\w*",
+    r"reclamo",
+    r"reclami",
+    r"restituire",
+    r"restituzione",
+    r"risarcimento",
+    r"disdetta",
+    # nl
+    r"terugbetal\w*",
+    r"geld terug",
+    r"klacht\w*",
+    r"retourneren",
+    r"opzeggen",
+    # pl
+    r"zwrot\w*",
+    r"reklamacj\w*",
+    r"skarg\w*",
+    r"oddać pieniądze",
+    r"odszkodowan\w*",
+    # tr
+    r"iade",
+    r"iadesi",
+    r"şikayet\w*",
+    r"paramı geri",
+    r"tazminat\w*",
+    # ru
+    r"возврат\w*",
+    r"вернуть деньги",
+    r"верните деньги",
+    r"верните",
+    r"претензи\w*",
+    r"жалоб\w*",
+    r"компенсаци\w*",
+    r"замен\w*",
+    # ja / ko
+    "返金",
+    "返品",
+    "交換して",
+    "クレーム",
+    "補償",
+    "弁償",
+    "苦情",
+    "환불",
+    "반품",
+    "교환",
+    "보상",
+    "고객센터에 신고",
+    "소비자원",
+)
+CHURN_CUES_INTL = (
+    # de
+    r"nie wieder", r"nicht mehr (bestellen|kaufen|kommen)", r"betrug\w*", r"abzocke", r"finger weg",
+    # fr
+    r"plus jamais", r"arnaque\w*", r"escroc\w*", r"à éviter", r"je ne (commanderai|reviendrai|rachèterai)",
+    # es / pt
+    r"nunca más", r"nunca mais", r"estafa\w*", r"no vuelvo", r"não volto", r"fraude",
+    r"no (lo )?recomiendo", r"não recomendo",
+    # it
+    r"mai più", r"truffa\w*", r"sconsiglio",
+    # nl
+    r"nooit meer", r"oplichter\w*", r"afzetter\w*",
+    # pl
+    r"nigdy więcej", r"oszust\w*", r"nie polecam",
+    # tr
+    r"bir daha asla", r"dolandırıcı\w*", r"tavsiye etmiyorum",
+    # ru
+    r"больше никогда", r"никогда больше", r"обман\w*", r"мошенник\w*", r"не рекомендую",
+    # ja / ko
+    "二度と", "詐欺", "もう買わない", "おすすめしません",
+    "다시는", "사기", "비추", "다신 안",
+)  # fmt: skip
+
 _ZH_PATTERN = re.compile("|".join(re.escape(cue) for cue in REDRESS_CUES_ZH + CHURN_CUES_ZH))
 _EN_PATTERN = re.compile(r"\b(?:" + "|".join(REDRESS_CUES_EN + CHURN_CUES_EN) + r")", re.IGNORECASE)
+_INTL_PATTERN = re.compile(
+    r"(?:(?<!\w)(?:"
+    + "|".join(cue for cue in REDRESS_CUES_INTL + CHURN_CUES_INTL if cue.isascii() or not _is_cjk(cue))
+    + r"))|"
+    + "|".join(re.escape(cue) for cue in REDRESS_CUES_INTL + CHURN_CUES_INTL if _is_cjk(cue)),
+    re.IGNORECASE,
+)
 
 
 def complaint_cues(text: str) -> list[str]:
-    """The redress or churn cues found in ``text``, in order of appearance (Chinese and English)."""
+    """The redress or churn cues found in ``text``, in order of appearance (every language above)."""
     found = [(m.start(), m.group(0)) for m in _ZH_PATTERN.finditer(text)]
     found += [(m.start(), m.group(0).lower()) for m in _EN_PATTERN.finditer(text)]
+    found += [(m.start(), m.group(0).lower()) for m in _INTL_PATTERN.finditer(text)]
     return [cue for _, cue in sorted(found)]
 
 

