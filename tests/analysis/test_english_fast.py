@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from closeloop.analysis.english_head import (
+from closeloop.analysis.sentence_head import (
     SENTENCE_DIM,
     SentenceSentiment,
     band_for_confidence,

@@ -4,11 +4,19 @@ Chinese keywords match as substrings of a clause; a one-character keyword (贵, 
 makes it a word of its own, optionally after a degree adverb (很臭, 太贵), so 贵妇 is not about price.
 English keywords match whole words with their plural, -ed and -ing forms; ``word*`` matches a prefix.
 A keyword may carry conditions: ``收到 & 快`` needs 快 in the same clause, ``味道 & !吃`` needs 吃 absent.
+
+Keywords in other languages (``keywords_intl``) take a path of their own beside those two. Words of scripts
+written with spaces (Latin, Cyrillic, Greek …) match whole Unicode word tokens, folded so that case, accents
+and the Turkish dotless i do not matter (``lieferung``, ``доставка``); ``word*`` matches a prefix
+(``lieferung*`` also finds ``lieferungen``); several words match as consecutive tokens. Keywords in scripts
+without spaces (kana, hangul, kanji, Thai) match as substrings of the clause, but only in a text that holds
+kana, hangul or Thai somewhere, so a Japanese 配送 never fires on Chinese feedback.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,6 +29,19 @@ MAX_MATCH_CHARS = 4_000
 _ENGLISH_TOKEN = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*")
 _DEGREE_ADVERBS = "很好太真超挺蛮较更最巨贼忒不没有点"
 _VOWELS = frozenset("aeiou")
+# Other languages: Unicode word tokens (letters and digits; apostrophes and hyphens split, so l'emballage
+# gives "l" and "emballage"), and the scripts written without spaces whose keywords match as substrings.
+_WORD_TOKEN = re.compile(r"[^\W_]+")
+# Scripts written without spaces besides Han: Thai, Lao, Myanmar, hangul, Khmer, kana.
+_NON_HAN_UNSPACED_CHARS = (
+    "\u0e00-\u0eff\u1000-\u109f\u1100-\u11ff\u1780-\u17ff\u3040-\u30ff\u3130-\u318f\uac00-\ud7af"
+)
+_NON_HAN_UNSPACED = re.compile(f"[{_NON_HAN_UNSPACED_CHARS}]")
+_UNSPACED_SCRIPT = re.compile(f"[\u3400-\u9fff{_NON_HAN_UNSPACED_CHARS}]")
+# A letter of a script written with spaces: only clauses holding one need word matching.
+_SPACED_LETTER = re.compile(f"(?![\u3400-\u9fff{_NON_HAN_UNSPACED_CHARS}])[^\\W\\d_]")
+# Letters NFD does not take apart: Polish ł, Turkish dotless ı, Nordic ø, Croatian đ.
+_UNDECOMPOSED_LETTERS = str.maketrans({"ł": "l", "ı": "i", "ø": "o", "đ": "d"})
 
 
 @dataclass(frozen=True)
@@ -78,6 +99,23 @@ def english_tokens(clause: str) -> list[str]:
     return _ENGLISH_TOKEN.findall(clause)
 
 
+def fold_word_text(text: str) -> str:
+    """``text`` case-folded without accents or diacritics (Qualität → qualitat, kırık → kirik, ё → е)."""
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return stripped.translate(_UNDECOMPOSED_LETTERS)
+
+
+def word_tokens(clause: str) -> list[str]:
+    """Folded word tokens of a clause in any script written with spaces (see :func:`fold_word_text`)."""
+    return _WORD_TOKEN.findall(fold_word_text(clause))
+
+
+def is_unspaced_keyword(keyword: str) -> bool:
+    """True for a keyword in a script written without spaces (kana, hangul, kanji, Thai …): a substring."""
+    return bool(_UNSPACED_SCRIPT.search(keyword))
+
+
 @lru_cache(maxsize=1)
 def _jieba():
     import jieba
@@ -101,13 +139,22 @@ class KeywordMatcher:
         self._chinese: dict[str, list[KeywordRule]] = {}
         self._english: dict[tuple[str, ...], list[KeywordRule]] = {}
         self._prefixes: list[tuple[str, KeywordRule]] = []
+        # Other languages: whole-word phrases, prefixes (last word of a ``word*`` keyword → (the words
+        # before it, rule)), and substrings (kana, hangul, kanji: only in texts with kana or hangul).
+        self._intl_words: dict[tuple[str, ...], list[KeywordRule]] = {}
+        self._intl_prefixes: dict[str, list[tuple[tuple[str, ...], KeywordRule]]] = {}
+        self._intl_substrings: list[tuple[str, KeywordRule]] = []
         for category in taxonomy.categories:
             for spec in category.keywords_zh:
                 self._add_chinese(category.id, spec)
             for spec in category.keywords_en:
                 self._add_english(category.id, spec)
+            for spec in category.keywords_intl:
+                self._add_international(category.id, spec)
         self._chinese_lengths = sorted({len(key) for key in self._chinese}, reverse=True)
         self._english_lengths = sorted({len(key) for key in self._english}, reverse=True)
+        self._intl_word_lengths = sorted({len(key) for key in self._intl_words}, reverse=True)
+        self._intl_prefix_lengths = sorted({len(key) for key in self._intl_prefixes}, reverse=True)
 
     def _add_chinese(self, category_id: str, spec: str) -> None:
         keyword, required, excluded = parse_keyword(spec)
@@ -138,8 +185,37 @@ class KeywordMatcher:
         for variant in variants:
             self._english.setdefault(variant, []).append(rule)
 
-    def clause_hits(self, clause: str) -> dict[str, set[str]]:
-        """Category id → the distinct keywords of that category found in one prepared clause."""
+    def _add_international(self, category_id: str, spec: str) -> None:
+        keyword, required, excluded = parse_keyword(spec)
+        if not keyword:
+            return
+        if is_unspaced_keyword(keyword):
+            rule = KeywordRule(category_id, keyword, required, excluded)
+            self._intl_substrings.append((keyword, rule))
+            return
+        # Words and conditions are folded like the clause they are compared with; so is the keyword, so
+        # envío* and envio* (Spanish, Portuguese) count as one keyword.
+        rule = KeywordRule(
+            category_id,
+            fold_word_text(keyword),
+            tuple(fold_word_text(term) for term in required),
+            tuple(fold_word_text(term) for term in excluded),
+        )
+        words = tuple(word_tokens(keyword.rstrip("*")))
+        if not words:
+            return
+        if keyword.endswith("*"):
+            self._intl_prefixes.setdefault(words[-1], []).append((words[:-1], rule))
+        else:
+            self._intl_words.setdefault(words, []).append(rule)
+
+    def clause_hits(self, clause: str, *, has_kana: bool | None = None) -> dict[str, set[str]]:
+        """Category id → the distinct keywords of that category found in one prepared clause.
+
+        ``has_kana`` says whether the whole text holds kana, hangul (or Thai …) — None: look at this clause.
+        Other-language keywords in those scripts only match then, which keeps them off Chinese text, and a
+        keyword written in kanji only can match a Japanese clause that has no kana of its own.
+        """
         hits: dict[str, set[str]] = {}
         for rule in self._chinese_rules(clause):
             if self._conditions_hold(rule, clause):
@@ -147,6 +223,17 @@ class KeywordMatcher:
         if clause.isascii() or any("a" <= ch <= "z" for ch in clause):
             for rule in self._english_rules(english_tokens(clause)):
                 if self._conditions_hold(rule, clause):
+                    hits.setdefault(rule.category_id, set()).add(rule.keyword)
+        if (self._intl_words or self._intl_prefixes) and _SPACED_LETTER.search(clause):
+            folded = fold_word_text(clause)
+            for rule in self._international_word_rules(_WORD_TOKEN.findall(folded)):
+                if self._conditions_hold(rule, folded):
+                    hits.setdefault(rule.category_id, set()).add(rule.keyword)
+        if has_kana is None:
+            has_kana = bool(_NON_HAN_UNSPACED.search(clause))
+        if has_kana:
+            for keyword, rule in self._intl_substrings:
+                if keyword in clause and self._conditions_hold(rule, clause):
                     hits.setdefault(rule.category_id, set()).add(rule.keyword)
         return hits
 
@@ -174,6 +261,24 @@ class KeywordMatcher:
                 if token.startswith(prefix):
                     yield rule
 
+    def _international_word_rules(self, tokens: list[str]) -> Iterable[KeywordRule]:
+        words = self._intl_words
+        for length in self._intl_word_lengths:
+            for start in range(len(tokens) - length + 1):
+                rules = words.get(tuple(tokens[start : start + length]))
+                if rules is not None:
+                    yield from rules
+        prefixes = self._intl_prefixes
+        for position, token in enumerate(tokens):
+            for length in self._intl_prefix_lengths:
+                if length > len(token):
+                    continue
+                for head, rule in prefixes.get(token[:length], ()):
+                    # A phrase ending in a prefix ("trop grand*") needs its first words just before.
+                    start = position - len(head)
+                    if start >= 0 and tuple(tokens[start:position]) == head:
+                        yield rule
+
     @staticmethod
     def _conditions_hold(rule: KeywordRule, clause: str) -> bool:
         return all(term in clause for term in rule.required) and not any(
@@ -182,7 +287,9 @@ class KeywordMatcher:
 
     def text_hits(self, text: object) -> list[tuple[str, dict[str, set[str]]]]:
         """Each clause of ``text`` with the categories (and keywords) it mentions."""
-        return [(clause, self.clause_hits(clause)) for clause in feedback_clauses(text)]
+        clauses = feedback_clauses(text)
+        has_kana = bool(self._intl_substrings) and any(_NON_HAN_UNSPACED.search(clause) for clause in clauses)
+        return [(clause, self.clause_hits(clause, has_kana=has_kana)) for clause in clauses]
 
     def category_hits(self, text: object) -> dict[str, int]:
         """Category id → number of distinct keywords of that category in the whole text."""

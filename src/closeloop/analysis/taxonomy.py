@@ -1,5 +1,8 @@
 """The feedback taxonomy: categories with Chinese and English names, keywords and example sentences.
 
+Besides Chinese and English keywords a category may carry ``keywords_intl``: keywords in other languages
+(German, French, Spanish, Russian, Japanese, Korean …) matched by :mod:`closeloop.analysis._matching`.
+
 The default taxonomy is ``taxonomy.yaml`` next to this module, a file users edit. Users may also bring
 their own categories ("Late Flight", "退款"): :meth:`Taxonomy.extend` gives them stable ids.
 """
@@ -36,6 +39,8 @@ class Category:
     keywords_en: tuple[str, ...]
     examples: tuple[str, ...]
     description: str = ""
+    # Keywords in languages other than Chinese and English (de, fr, es, ru, ja, ko …); optional.
+    keywords_intl: tuple[str, ...] = ()
 
 
 def category_id_for(name: str) -> str:
@@ -189,6 +194,7 @@ def _category_from_entry(entry: object, *, where: str) -> Category:
         name_en=names["name_en"],
         keywords_zh=_string_tuple(entry.get("keywords_zh"), where=f"{where}: 'keywords_zh'"),
         keywords_en=_string_tuple(entry.get("keywords_en"), where=f"{where}: 'keywords_en'"),
+        keywords_intl=_string_tuple(entry.get("keywords_intl"), where=f"{where}: 'keywords_intl'"),
         examples=_string_tuple(entry.get("examples"), where=f"{where}: 'examples'"),
         description=description.strip(),
     )
@@ -223,6 +229,8 @@ def taxonomy_to_document(taxonomy: Taxonomy) -> dict[str, object]:
             entry["description"] = category.description
         entry["keywords_zh"] = list(category.keywords_zh)
         entry["keywords_en"] = list(category.keywords_en)
+        if category.keywords_intl:  # optional: files without other-language keywords stay as they were
+            entry["keywords_intl"] = list(category.keywords_intl)
         entry["examples"] = list(category.examples)
         entries.append(entry)
     return {"categories": entries}

