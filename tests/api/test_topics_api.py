@@ -121,7 +121,7 @@ def test_a_theme_becomes_a_category_that_new_analyses_use(client_as, db, model_d
     body = {
         "name_zh": "会员积分",
         "name_en": "Loyalty points",
-        "keywords": ["积分", "Loyalty points", "积分"],
+        "keywords": ["积分", "Loyalty points", "积分", "Treuepunkte", "ポイント", "бонусы"],
     }
     assert viewer.post("/api/v1/taxonomy/categories", json=body).status_code == 403
     created = analyst.post("/api/v1/taxonomy/categories", json=body)
@@ -131,7 +131,8 @@ def test_a_theme_becomes_a_category_that_new_analyses_use(client_as, db, model_d
         "name_zh": "会员积分",
         "name_en": "Loyalty points",
         "keywords_zh": ["积分"],
-        "keywords_en": ["loyalty points"],
+        "keywords_en": ["loyalty points", "treuepunkte"],
+        "keywords_intl": ["ポイント", "бонусы"],
         "description": "",
     }
     saved = yaml.safe_load((model_dir / "taxonomy.yaml").read_text(encoding="utf-8"))

@@ -49,6 +49,7 @@ KEYWORDS_PER_THEME = 5
 EXAMPLE_CHARS = 300
 DUPLICATE_GROUPS_SHOWN = 20
 _HAN = re.compile(r"[\u3400-\u9fff]")
+_KANA_HANGUL = re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")
 _RULE_ID_JUNK = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -89,20 +90,25 @@ def editable_taxonomy_file(model_dir: Path | None) -> Path:
     )
 
 
-def split_keywords(keywords: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Keywords as (Chinese, English): a keyword holding a CJK character is Chinese. Blanks and repeats
-    are dropped, order kept, English lower-cased."""
+def split_keywords(keywords: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Keywords as (Chinese, English, other languages): a keyword with kana or Hangul, or with letters
+    outside ASCII and no Han character (``verspätung``, ``доставка``), is another language's; else one
+    holding a Han character is Chinese, the rest English. Blanks and repeats are dropped, order kept, all
+    but Chinese lower-cased."""
     zh: list[str] = []
     en: list[str] = []
+    intl: list[str] = []
     for keyword in keywords:
         cleaned = " ".join(str(keyword).split())
         if not cleaned:
             continue
-        if _HAN.search(cleaned):
+        if _KANA_HANGUL.search(cleaned) or (not _HAN.search(cleaned) and not cleaned.isascii()):
+            intl.append(cleaned.lower())
+        elif _HAN.search(cleaned):
             zh.append(cleaned)
         else:
             en.append(cleaned.lower())
-    return tuple(dict.fromkeys(zh)), tuple(dict.fromkeys(en))
+    return tuple(dict.fromkeys(zh)), tuple(dict.fromkeys(en)), tuple(dict.fromkeys(intl))
 
 
 def new_category(
@@ -116,8 +122,8 @@ def new_category(
     if not name_zh and not name_en:
         raise ValueError("a category needs a Chinese or an English name / 类别需要名称")
     name_zh, name_en = name_zh or name_en, name_en or name_zh
-    keywords_zh, keywords_en = split_keywords(keywords)
-    if not keywords_zh and not keywords_en:
+    keywords_zh, keywords_en, keywords_intl = split_keywords(keywords)
+    if not keywords_zh and not keywords_en and not keywords_intl:
         raise ValueError("a category needs at least one keyword / 类别至少需要一个关键词")
     category_id = category_id_for(name_en if name_en.isascii() else name_zh)
     for name in (category_id, name_zh, name_en):
@@ -130,6 +136,7 @@ def new_category(
         name_en=name_en,
         keywords_zh=keywords_zh,
         keywords_en=keywords_en,
+        keywords_intl=keywords_intl,
         examples=(),
         description=" ".join(description.split()),
     )
@@ -166,6 +173,7 @@ def category_document(category: Category) -> dict[str, Any]:
         "name_en": category.name_en,
         "keywords_zh": list(category.keywords_zh),
         "keywords_en": list(category.keywords_en),
+        "keywords_intl": list(category.keywords_intl),
         "description": category.description,
     }
 
