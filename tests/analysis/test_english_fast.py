@@ -108,6 +108,11 @@ def test_sentence_head_alone_reads_languages_no_fast_student_covers() -> None:
     assert sentence.asked == ["配送が遅い", "Livraison lente"]
     assert polarity(logits)[2:4] == [-2.0, -2.0]
     assert informed.tolist() == [True, True, True, True, True]
+    # Aspect clauses get no second opinion (speed), but a language only the head reads is still read.
+    sentence.asked.clear()
+    clauses = prepare_batch(["fine", "配送が遅い"], ["en", "ja"], fast=True, second_opinion=False)
+    ensemble.logits(clauses)
+    assert sentence.asked == ["配送が遅い"]
     # In accurate mode e5 reads every language: the head is not asked.
     sentence.asked.clear()
     ensemble.logits(prepare_batch(["配送が遅い"], ["ja"], fast=False))

@@ -132,21 +132,24 @@ class Engine:
     def clause_sentiment(self, clauses: list[str]) -> list[float]:
         """Sentiment scores (−1…1) of short texts such as clauses; what the aspect detector calls back.
 
-        Clauses that are a whole text of the batch being analysed reuse that text's score.
+        Clauses that are a whole text of the batch being analysed reuse that text's score. In fast mode
+        clauses get no second opinion from the sentence head (there are several per text: it would cost
+        most of fast mode's speed); texts in languages only the head reads still get it.
         """
         texts = [normalize_text(c) for c in clauses]
         missing = sorted({t for t in texts if t not in self._batch_scores})
         if missing:
-            fresh = self.score_sentiment(missing).scores
+            fresh = self.score_sentiment(missing, second_opinion=False).scores
             self._batch_scores.update(zip(missing, (float(s) for s in fresh), strict=True))
         return [self._batch_scores[t] for t in texts]
 
     def score_sentiment(
-        self, texts: Sequence[str], languages: Sequence[str] | None = None
+        self, texts: Sequence[str], languages: Sequence[str] | None = None, *, second_opinion: bool = True
     ) -> SentimentScores:
         """Sentiment of already normalised texts (languages detected when not given)."""
         languages = list(languages) if languages is not None else [detect_language(t) for t in texts]
-        return self.sentiment.score(prepare_batch(texts, languages, fast=self.fast))
+        batch = prepare_batch(texts, languages, fast=self.fast, second_opinion=second_opinion)
+        return self.sentiment.score(batch)
 
     def analyze(
         self, texts: Sequence[object], *, embeddings: Sequence[np.ndarray | None] | None = None

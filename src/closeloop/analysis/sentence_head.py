@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 SENTENCE_HEAD_FILE = "sentiment_sentence_head.npz"
 SENTENCE_DIM = 512
 # BLAS threads for the encoder: on a 2-core machine a second thread mostly adds contention.
-ENCODER_THREADS = 1
+ENCODER_THREADS = 2
 
 
 @lru_cache(maxsize=1)

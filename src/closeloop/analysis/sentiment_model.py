@@ -59,6 +59,8 @@ class SentimentBatch:
     texts: list[str]
     languages: list[str]
     embeddings: np.ndarray | None  # None in fast mode; rows without letters are zero
+    # Fast mode: ask the sentence head where the students are unsure (off for aspect clauses: speed).
+    second_opinion: bool = True
     with_letters: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -71,13 +73,14 @@ def prepare_batch(
     *,
     fast: bool,
     known: Sequence[np.ndarray | None] | None = None,
+    second_opinion: bool = True,
 ) -> SentimentBatch:
     """Bundle a batch; in accurate mode embed the texts that contain letters (clipped for the model).
 
     ``known`` holds embeddings computed earlier for some texts (None where there is none): those texts
     are not embedded again.
     """
-    batch = SentimentBatch(list(texts), list(languages), None)
+    batch = SentimentBatch(list(texts), list(languages), None, second_opinion)
     if not fast:
         embeddings = np.zeros((len(texts), 384), dtype=np.float32)
         for i, vector in enumerate(known or ()):
@@ -167,7 +170,8 @@ class SentimentEnsemble:
         logits += polarity_logits(emoji, self.classes)
         informed |= emoji != 0
         if self.sentence is not None and batch.embeddings is None and encoder_installed():
-            self._second_opinion(batch, logits)
+            if batch.second_opinion:
+                self._second_opinion(batch, logits)
             rows = self.uncovered_rows(batch)
             if rows.size:
                 logits[rows] += self.sentence.logits([batch.texts[i] for i in rows])
