@@ -93,18 +93,10 @@ def create_report(
 ) -> ReportSubscription:
     try:
         subscription = reports.create_subscription(
-            session, created_by=principal.user.email, **body.model_dump()
+            session, created_by=principal.user.email, ip=client_ip(request), **body.model_dump()
         )
     except reports.SubscriptionError as exc:
         raise _unprocessable(exc) from None
-    audit.record(
-        session,
-        "report.created",
-        actor=principal.user.email,
-        target=f"report:{subscription.id}",
-        ip=client_ip(request),
-        detail={"team": subscription.team, "period": subscription.period},
-    )
     session.commit()
     return subscription
 

@@ -750,11 +750,21 @@ def check_subscription(session: Session, values: dict[str, Any]) -> dict[str, An
     return cleaned
 
 
-def create_subscription(session: Session, *, created_by: str | None, **values: Any) -> ReportSubscription:
-    """A new report subscription (flushed, not committed)."""
+def create_subscription(
+    session: Session, *, created_by: str | None, ip: str | None = None, **values: Any
+) -> ReportSubscription:
+    """A new report subscription, audited as ``report.created`` (flushed, not committed)."""
     subscription = ReportSubscription(created_by=created_by, **check_subscription(session, values))
     session.add(subscription)
     session.flush()
+    audit.record(
+        session,
+        "report.created",
+        actor=created_by,
+        target=f"report:{subscription.id}",
+        ip=ip,
+        detail={"team": subscription.team, "period": subscription.period},
+    )
     return subscription
 
 

@@ -71,9 +71,10 @@ def create_report_form(
     recipients: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     try:
-        subscription = reports.create_subscription(
+        reports.create_subscription(
             session,
             created_by=principal.user.email,
+            ip=client_ip(request),
             team=team,
             name=name.strip(),
             period=period,
@@ -84,14 +85,6 @@ def create_report_form(
     except reports.SubscriptionError as exc:
         session.rollback()
         return _page(request, session, status_code=422, problem=str(exc), filter_query=filter_query)
-    audit.record(
-        session,
-        "report.created",
-        actor=principal.user.email,
-        target=f"report:{subscription.id}",
-        ip=client_ip(request),
-        detail={"team": subscription.team, "period": subscription.period},
-    )
     session.commit()
     return RedirectResponse(f"/reports?lang={pick_language(request)}", status_code=303)
 
