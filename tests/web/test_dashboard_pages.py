@@ -69,3 +69,15 @@ def test_echarts_is_served_from_the_app_with_its_licence(client):
     assert "Apache License" in licence and "Version 2.0" in licence
     assert (VENDOR / "ECHARTS-NOTICE.txt").read_text(encoding="utf-8").startswith("Apache ECharts")
     assert client.get("/static/dashboard.js").status_code == 200
+
+
+def test_the_language_filter_offers_every_language_the_feedback_carries(client, browser_as, db):
+    from closeloop.insight.rollups import rebuild
+
+    for text, language in (("配送が遅すぎる", "ja"), ("Livraison rapide", "fr"), ("好评", "zh")):
+        body = {"text": text, "channel": "jd", "language": language}
+        assert client.post("/api/v1/feedback", json=body).status_code == 201
+    rebuild(db)
+    page = browser_as("analyst").get("/dashboard?lang=en").text
+    options = re.findall(r'<option value="(\w+)">([^<]+)</option>', page.split('id="f-language"')[1])
+    assert options[:4] == [("zh", "Chinese"), ("en", "English"), ("fr", "French"), ("ja", "Japanese")]

@@ -26,7 +26,7 @@ from closeloop.analysis.taxonomy import Taxonomy, active_taxonomy
 from closeloop.api.deps import SessionDep
 from closeloop.collect.channels import list_channel_names
 from closeloop.jobs.analysis import active_model_dir
-from closeloop.store.models import Alert, Customer, FeedbackItem
+from closeloop.store.models import Alert, Customer, FeedbackItem, InsightRollup
 from closeloop.web.i18n import TEXTS, pick_language
 from closeloop.web.pages import templates
 
@@ -51,6 +51,13 @@ def tier_choices(session: Session) -> list[str]:
     """The customer tiers in use (gold, silver …), sorted."""
     query = select(Customer.tier).where(Customer.tier.is_not(None)).distinct().order_by(Customer.tier)
     return list(session.scalars(query))
+
+
+def language_choices(session: Session) -> list[str]:
+    """Chinese and English, then every other language the feedback carries (read from the daily rollups)."""
+    query = select(InsightRollup.language).where(InsightRollup.language.is_not(None)).distinct()
+    others = sorted(set(session.scalars(query)) - set(LANGUAGE_CHOICES))
+    return [*LANGUAGE_CHOICES, *others]
 
 
 def product_choices(session: Session, limit: int = MAX_PRODUCT_CHOICES) -> list[str]:
@@ -147,7 +154,7 @@ def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
             "channels": list_channel_names(session),
             "tiers": tier_choices(session),
             "products": product_choices(session),
-            "languages": LANGUAGE_CHOICES,
+            "languages": language_choices(session),
             "alerts": alert_rows(session, taxonomy, lang),
         },
     )
