@@ -249,25 +249,26 @@ class KeywordMatcher:
                     continue
                 yield from rules
 
-    def _english_rules(self, tokens: list[str]) -> Iterable[KeywordRule]:
-        english = self._english
-        for length in self._english_lengths:
+    @staticmethod
+    def _phrase_rules(
+        table: dict[tuple[str, ...], list[KeywordRule]], lengths: Iterable[int], tokens: list[str]
+    ) -> Iterable[KeywordRule]:
+        """The rules of every run of consecutive tokens that is a keyword phrase in ``table``."""
+        for length in lengths:
             for start in range(len(tokens) - length + 1):
-                rules = english.get(tuple(tokens[start : start + length]))
+                rules = table.get(tuple(tokens[start : start + length]))
                 if rules is not None:
                     yield from rules
+
+    def _english_rules(self, tokens: list[str]) -> Iterable[KeywordRule]:
+        yield from self._phrase_rules(self._english, self._english_lengths, tokens)
         for token in tokens:
             for prefix, rule in self._prefixes:
                 if token.startswith(prefix):
                     yield rule
 
     def _international_word_rules(self, tokens: list[str]) -> Iterable[KeywordRule]:
-        words = self._intl_words
-        for length in self._intl_word_lengths:
-            for start in range(len(tokens) - length + 1):
-                rules = words.get(tuple(tokens[start : start + length]))
-                if rules is not None:
-                    yield from rules
+        yield from self._phrase_rules(self._intl_words, self._intl_word_lengths, tokens)
         prefixes = self._intl_prefixes
         for position, token in enumerate(tokens):
             for length in self._intl_prefix_lengths:
