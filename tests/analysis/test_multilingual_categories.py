@@ -314,3 +314,26 @@ def test_chinese_and_english_feedback_get_the_same_categories_and_scores(relativ
     without = CategoryDetector.default(stripped).predict(texts)
     assert sum(1 for row in without if row) > len(texts) // 10  # the comparison is not vacuous
     assert with_intl == without
+
+
+def test_trained_category_models_see_whole_words_of_every_script() -> None:
+    from closeloop.analysis.categories import feedback_words
+
+    assert feedback_words("die lieferung kam verspätet, доставка задержалась") == [
+        "die",
+        "lieferung",
+        "kam",
+        "verspätet",
+        "доставка",
+        "задержалась",
+    ]
+    # English words are what they were ([a-z0-9]+ with an apostrophe part); Chinese runs go to jieba.
+    assert feedback_words("don't buy the x200 model 质量差") == [
+        "质量",
+        "差",
+        "don't",
+        "buy",
+        "the",
+        "x200",
+        "model",
+    ]

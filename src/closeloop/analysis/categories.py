@@ -44,17 +44,20 @@ EMBEDDING_FEATURE_WEIGHT = 3.0
 EMBEDDING_MAX_CHARS = 256
 
 _HAN_RUN = re.compile(r"[\u3400-\u9fff]+")
-_LATIN_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+# Letters and digits of any script but Han (ü, ł, Cyrillic, kana, Hangul …); on lower-case ASCII the same
+# words as [a-z0-9]+(?:'[a-z]+)? gave before other languages were read.
+_WORD = re.compile(r"[^\W_]+(?:'[^\W\d_]+)?")
 
 
 def feedback_words(text: str) -> list[str]:
-    """Word tokens for the n-gram model: jieba words for Chinese runs, words for English (pickle-safe)."""
+    """Word tokens for the n-gram model: jieba words for Chinese runs, words of every other script
+    (pickle-safe)."""
     import jieba
 
     words: list[str] = []
     for han in _HAN_RUN.findall(text):
         words.extend(word for word in jieba.lcut(han) if word.strip())
-    words.extend(_LATIN_WORD.findall(text))
+    words.extend(_WORD.findall(_HAN_RUN.sub(" ", text)))
     return words
 
 
