@@ -8,13 +8,7 @@ from __future__ import annotations
 
 import re
 
-
-def _is_cjk(cue: str) -> bool:
-    """Whether a cue is Japanese or Korean (matched anywhere, as those languages do not separate words)."""
-    return any(
-        "\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af" for ch in cue
-    )
-
+from closeloop.analysis._matching import is_unspaced_keyword
 
 # Asking for redress: refund, return, exchange, compensation, a fix, a person, escalation.
 REDRESS_CUES_ZH = (
@@ -249,9 +243,9 @@ _ZH_PATTERN = re.compile("|".join(re.escape(cue) for cue in REDRESS_CUES_ZH + CH
 _EN_PATTERN = re.compile(r"\b(?:" + "|".join(REDRESS_CUES_EN + CHURN_CUES_EN) + r")", re.IGNORECASE)
 _INTL_PATTERN = re.compile(
     r"(?:(?<!\w)(?:"
-    + "|".join(cue for cue in REDRESS_CUES_INTL + CHURN_CUES_INTL if cue.isascii() or not _is_cjk(cue))
+    + "|".join(cue for cue in REDRESS_CUES_INTL + CHURN_CUES_INTL if not is_unspaced_keyword(cue))
     + r"))|"
-    + "|".join(re.escape(cue) for cue in REDRESS_CUES_INTL + CHURN_CUES_INTL if _is_cjk(cue)),
+    + "|".join(re.escape(cue) for cue in REDRESS_CUES_INTL + CHURN_CUES_INTL if is_unspaced_keyword(cue)),
     re.IGNORECASE,
 )
 

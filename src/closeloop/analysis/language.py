@@ -157,7 +157,7 @@ def _latin_language(text: str, words: list[str]) -> str:
     marks (accents, articles) and no English function word."""
     marked = bool(_OTHER_LATIN.search(text.lower())) and not any(word in _ENGLISH_WORDS for word in words)
     language, probability = identify(text)
-    if language == "en" or _identifier() is None:
+    if language in ("en", OTHER):  # OTHER: no identifier installed
         return OTHER if marked else "en"
     if probability >= SURE or marked:
         return language

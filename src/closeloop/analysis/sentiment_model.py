@@ -6,7 +6,7 @@ Embeddings are computed once per batch by the caller (they are the slow part) an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,11 @@ class SentimentBatch:
 
     def __post_init__(self) -> None:
         self.with_letters = np.array([has_letters(t) for t in self.texts], dtype=bool)
+
+    def letter_rows(self, accept: Callable[[str], bool]) -> np.ndarray:
+        """Indices of the rows with letters whose language ``accept`` takes."""
+        pairs = zip(self.with_letters, self.languages, strict=True)
+        return np.flatnonzero([bool(letters) and accept(lang) for letters, lang in pairs])
 
 
 def prepare_batch(
@@ -137,24 +142,13 @@ class SentimentEnsemble:
             if rows.size:
                 logits[rows] += self.embedding.logits(batch.embeddings[rows])
                 informed[rows] = True
-        phrase_rows = np.zeros(0, dtype=np.int64)
         if self.phrase is not None and batch.embeddings is None:
-            phrase_rows = np.flatnonzero(
-                [
-                    bool(letters) and lang in self.phrase_languages
-                    for letters, lang in zip(batch.with_letters, batch.languages, strict=True)
-                ]
-            )
-            if phrase_rows.size:
-                logits[phrase_rows] += self.phrase.logits([batch.texts[i] for i in phrase_rows])
-                informed[phrase_rows] = True
+            rows = batch.letter_rows(self.phrase_languages.__contains__)
+            if rows.size:
+                logits[rows] += self.phrase.logits([batch.texts[i] for i in rows])
+                informed[rows] = True
         if self.char is not None:
-            rows = np.flatnonzero(
-                [
-                    bool(letters) and (self.char_languages is None or lang in self.char_languages)
-                    for letters, lang in zip(batch.with_letters, batch.languages, strict=True)
-                ]
-            )
+            rows = batch.letter_rows(self._reads_chars)
             if rows.size:
                 texts = [batch.texts[i] for i in rows]
                 logits[rows] += self.char.logits(texts)
@@ -178,31 +172,24 @@ class SentimentEnsemble:
                 informed[rows] = True
         return logits, informed
 
+    def _reads_chars(self, language: str) -> bool:
+        return self.char_languages is None or language in self.char_languages
+
     def uncovered_rows(self, batch: SentimentBatch) -> np.ndarray:
         """Rows with letters in a language no fast student reads (not phrase, char or VADER languages, e.g.
         Japanese, Korean, French): in fast mode the multilingual sentence head reads them alone."""
         covered = self.phrase_languages | self.vader_languages
-        if self.char is not None:
-            if self.char_languages is None:
-                return np.zeros(0, dtype=np.int64)
-            covered = covered | self.char_languages
-        return np.flatnonzero(
-            [
-                bool(letters) and lang not in covered
-                for letters, lang in zip(batch.with_letters, batch.languages, strict=True)
-            ]
-        )
+
+        def uncovered(language: str) -> bool:
+            return language not in covered and not (self.char is not None and self._reads_chars(language))
+
+        return batch.letter_rows(uncovered)
 
     def _second_opinion(self, batch: SentimentBatch, logits: np.ndarray) -> None:
         """Where the fast verdict on a row in ``sentence_languages`` is unsure, add the sentence head's
         logits (in place)."""
         assert self.sentence is not None
-        rows = np.flatnonzero(
-            [
-                bool(letters) and lang in self.sentence_languages
-                for letters, lang in zip(batch.with_letters, batch.languages, strict=True)
-            ]
-        )
+        rows = batch.letter_rows(self.sentence_languages.__contains__)
         if not rows.size:
             return
         positive, negative = self.classes.index(POSITIVE), self.classes.index(NEGATIVE)
