@@ -371,7 +371,7 @@ def korean_stem(word: str) -> str:
 
 
 def _is_other_language(text: str, words: list[str]) -> bool:
-    """True when a text's alphabetic words should lose other languages' stop words and elisions: it is
+    """True when a text's alphabetic words should lose other languages' stop words and elisions: it
     has no English function word and is detected as a language other than English and Chinese (``other``
     counts only with non-ASCII letters). Only asked when it could change a word."""
     if any(word in ENGLISH_MARKERS for word in words):
