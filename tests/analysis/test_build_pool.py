@@ -36,7 +36,7 @@ def test_held_out_lines_are_a_stable_share_of_each_language() -> None:
     assert build.split_held_out(written, 0.0) == (written, {})
 
 
-def test_the_shipped_pool_is_there_in_twelve_languages() -> None:
+def test_the_shipped_pool_is_there_in_fourteen_languages() -> None:
     pool = build_module().written_feedback()
-    assert set(pool) == {"en", "de", "fr", "es", "pt", "it", "nl", "pl", "tr", "ru", "ja", "ko"}
+    assert set(pool) == {"en", "de", "fr", "es", "pt", "it", "nl", "pl", "tr", "ru", "ja", "ko", "ar", "th"}
     assert len(pool["en"]) >= 4000 and all(len(lines) >= 200 for lines in pool.values())

@@ -337,3 +337,13 @@ def test_trained_category_models_see_whole_words_of_every_script() -> None:
         "x200",
         "model",
     ]
+
+
+def test_one_keyword_pass_per_text_serves_the_category_and_aspect_detectors(fast_engine) -> None:
+    categories, aspects = fast_engine.category_detector, fast_engine.aspect_detector
+    assert categories is not None and aspects is not None
+    assert aspects.matcher is categories.matcher
+    text = "Die Lieferung kam zu spät, but the packaging was fine."
+    first = categories.matcher.text_hits(text)
+    assert categories.matcher.text_hits(text) is first  # remembered, not matched again
+    assert first == KeywordMatcher(categories.taxonomy).text_hits(text)  # and the same answer

@@ -26,6 +26,9 @@ from closeloop.analysis.text import normalize_text, split_clauses
 
 # Texts longer than this are cut before matching: it bounds run time on pasted documents.
 MAX_MATCH_CHARS = 4_000
+# Texts whose clause hits a matcher remembers: the category and aspect detectors of one batch ask about the
+# same texts, so the second asks for free.
+RECENT_TEXTS = 4_096
 _ENGLISH_TOKEN = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*")
 _DEGREE_ADVERBS = "很好太真超挺蛮较更最巨贼忒不没有点"
 _VOWELS = frozenset("aeiou")
@@ -155,6 +158,7 @@ class KeywordMatcher:
         self._english_lengths = sorted({len(key) for key in self._english}, reverse=True)
         self._intl_word_lengths = sorted({len(key) for key in self._intl_words}, reverse=True)
         self._intl_prefix_lengths = sorted({len(key) for key in self._intl_prefixes}, reverse=True)
+        self._recent: dict[str, list[tuple[str, dict[str, set[str]]]]] = {}
 
     def _add_chinese(self, category_id: str, spec: str) -> None:
         keyword, required, excluded = parse_keyword(spec)
@@ -287,10 +291,19 @@ class KeywordMatcher:
         )
 
     def text_hits(self, text: object) -> list[tuple[str, dict[str, set[str]]]]:
-        """Each clause of ``text`` with the categories (and keywords) it mentions."""
+        """Each clause of ``text`` with the categories (and keywords) it mentions (callers must not change
+        the answer: the matcher remembers it for the recent texts)."""
+        key = text if isinstance(text, str) else None
+        if key is not None and key in self._recent:
+            return self._recent[key]
         clauses = feedback_clauses(text)
         has_kana = bool(self._intl_substrings) and any(_NON_HAN_UNSPACED.search(clause) for clause in clauses)
-        return [(clause, self.clause_hits(clause, has_kana=has_kana)) for clause in clauses]
+        hits = [(clause, self.clause_hits(clause, has_kana=has_kana)) for clause in clauses]
+        if key is not None:
+            if len(self._recent) >= RECENT_TEXTS:
+                self._recent.clear()
+            self._recent[key] = hits
+        return hits
 
     def category_hits(self, text: object) -> dict[str, int]:
         """Category id → number of distinct keywords of that category in the whole text."""

@@ -1,7 +1,8 @@
 """Complaint detection: negative feedback that asks for redress or signals that the customer may leave.
 
 The cue lists are hand-written for closeloop: Chinese and English in full, and the common redress and churn
-phrases of German, French, Spanish, Portuguese, Italian, Dutch, Polish, Turkish, Russian, Japanese and Korean.
+phrases of German, French, Spanish, Portuguese, Italian, Dutch, Polish, Turkish, Russian, Arabic, Japanese,
+Korean and Thai.
 """
 
 from __future__ import annotations
@@ -121,6 +122,12 @@ CHURN_CUES_EN = (
     r"one star",
 )
 
+# Arabic: the conjunctions و ف, the prepositions ب ل and the article ال are written onto the next word, so a
+# cue may carry them (والاسترجاع, بالتعويض, للاسترداد); classes cover spellings with or without hamza, ة/ه.
+_AR = r"[وف]?(?:بال|لل|ال|ب|ل)?"
+# Short vowel marks (harakat), shadda and tatweel: optional in Arabic writing, dropped before matching.
+_ARABIC_MARKS = re.compile("[\u0640\u064b-\u065f\u0670]")
+
 # Other languages, as regular expressions matched at a word start, case-insensitive (Japanese and Korean
 # anywhere: they do not separate words). Stems end in \w* where the word inflects.
 REDRESS_CUES_INTL = (
@@ -201,7 +208,28 @@ REDRESS_CUES_INTL = (
     r"жалоб\w*",
     r"компенсаци\w*",
     r"замен\w*",
-    # ja / ko
+    # ar: refund / return (استرداد, استرجاع, إرجاع), compensation, exchange, cancelling, complaint, my money,
+    # consumer protection, the ministry of commerce, a lawyer, a lawsuit, "I want my right"
+    rf"{_AR}[اأإينت]ستر[دج]\w*",
+    rf"{_AR}[اأإ]رجاع\w*",
+    rf"{_AR}ترجيع\w*",
+    rf"{_AR}تعويض\w*",
+    rf"{_AR}[اإ]ستبدال\w*",
+    rf"{_AR}تبديل\w*",
+    rf"{_AR}[اأإ]لغاء\w*",
+    r"[اأإ]لغيت\w*",
+    rf"{_AR}شكو[ىي]\w*",
+    rf"{_AR}شكاو[ىي]",
+    r"[سوف]?[اأنيت]شتك\w*",
+    rf"{_AR}فلوسي",
+    rf"{_AR}[اأ]موالي",
+    rf"{_AR}رد (?:ال)?مبلغ",
+    rf"{_AR}حماي[ةه] (?:ال)?مستهلك",
+    rf"{_AR}وزار[ةه] التجار[ةه]",
+    rf"{_AR}محام\w*",
+    r"\w{0,3}رفع (?:\w+ )?قضي[ةه]",
+    r"(?:[اأ]ريد|[اأ]بغى|بدي|عايز|عاوز) حقي(?!\w)",
+    # ja / ko / th
     "返金",
     "返品",
     "交換して",
@@ -215,6 +243,26 @@ REDRESS_CUES_INTL = (
     "보상",
     "고객센터에 신고",
     "소비자원",
+    "คืนเงิน",
+    "เงินคืน",
+    "คืนสินค้า",
+    "คืนของ",
+    "ส่งคืน",
+    "เปลี่ยนสินค้า",
+    "ขอเปลี่ยน",
+    "ชดเชย",
+    "เคลม",
+    "ยกเลิกคำสั่งซื้อ",
+    "ยกเลิกการสั่งซื้อ",
+    "ยกเลิกออเดอร์",
+    "ร้องเรียน",
+    "แจ้งความ",
+    "สคบ",
+    "ฟ้อง",
+    "ทนาย",
+    "ขอให้รับผิดชอบ",
+    "ต้องรับผิดชอบ",
+    "ไม่รับผิดชอบ",
 )
 CHURN_CUES_INTL = (
     # de
@@ -234,9 +282,19 @@ CHURN_CUES_INTL = (
     r"bir daha asla", r"dolandırıcı\w*", r"tavsiye etmiyorum",
     # ru
     r"больше никогда", r"никогда больше", r"обман\w*", r"мошенник\w*", r"не рекомендую",
-    # ja / ko
+    # ar: never again / not ... again, do not recommend, last time, scam, fraud, thieves, cheating,
+    # do not buy, beware of, another company or shop, deleted the app
+    r"(?:لن|ما|مش|مو|لا)(?!\w)[^.،؛؟!?,]{0,30}?مر[ةه] (?:ثاني[ةه]|[اأ]خر[ىي]|تاني[ةه]?)",
+    r"(?:لن|ما|مش|مو|لا) (?:[اأني]|ب)?نصح\w*", r"[اأآ]خر مر[ةه]",
+    rf"{_AR}نصاب\w*", rf"{_AR}نصب(?!\w)", rf"{_AR}[اإ]حتيال\w*", rf"{_AR}حرامي\w*", rf"{_AR}سرق[ةه]",
+    rf"{_AR}غش(?:اش\w*)?(?!\w)", r"لا (?:تشتر|تطلب|تتعامل)\w*", r"[اإ]حذر(?:وا)? من", r"[اإ]بتعدوا",
+    r"(?:شرك[ةه]|متجر|محل|موقع|تطبيق) [اأآ]خر[ىي]?", r"(?:حذفت|مسحت|شلت) (?:ال)?تطبيق",
+    # ja / ko / th
     "二度と", "詐欺", "もう買わない", "おすすめしません",
     "다시는", "사기", "비추", "다신 안",
+    "ไม่ซื้ออีก", "จะไม่ซื้อ", "ไม่ซื้อซ้ำ", "ไม่อุดหนุน", "ไม่ใช้บริการอีก", "ไม่กลับมาซื้อ", "ไม่กลับมาใช้",
+    "ครั้งสุดท้าย", "เลิกใช้", "เลิกซื้อ", "ไม่แนะนำ", "ไม่ควรซื้อ", "อย่าซื้อ", "อย่าสั่ง", "เปลี่ยนไปใช้",
+    "ย้ายค่าย", "หลอกลวง", "โกง", "มิจฉาชีพ", "ต้มตุ๋น", "เข็ด", "ลบแอป", "ลบแอพ", "ยกเลิกสมาชิก",
 )  # fmt: skip
 
 _ZH_PATTERN = re.compile("|".join(re.escape(cue) for cue in REDRESS_CUES_ZH + CHURN_CUES_ZH))
@@ -252,6 +310,7 @@ _INTL_PATTERN = re.compile(
 
 def complaint_cues(text: str) -> list[str]:
     """The redress or churn cues found in ``text``, in order of appearance (every language above)."""
+    text = _ARABIC_MARKS.sub("", text)
     found = [(m.start(), m.group(0)) for m in _ZH_PATTERN.finditer(text)]
     found += [(m.start(), m.group(0).lower()) for m in _EN_PATTERN.finditer(text)]
     found += [(m.start(), m.group(0).lower()) for m in _INTL_PATTERN.finditer(text)]

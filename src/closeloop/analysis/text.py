@@ -11,7 +11,7 @@ MODEL_MAX_CHARS = 256
 _SPACE = re.compile(r"\s+")
 # Clause boundaries: sentence punctuation in both scripts, plus contrastive conjunctions that flip polarity.
 _CLAUSE_BREAK = re.compile(
-    r"[。！？!?；;，,、\n…~～]+|\.(?=\s|$)|(?=但是|但|不过|可是|然而|只是)"
+    r"[。！？!?；;，,、\n…~～،؛؟]+|\.(?=\s|$)|(?=但是|但|不过|可是|然而|只是)"
     r"|\b(?=but |however |although |though )",
     re.IGNORECASE,
 )

@@ -82,6 +82,9 @@ _JAMO = re.compile(r"[\u1100-\u11ff\u3130-\u318f]")
 _WORD = re.compile(r"[^\W\d_][^\W_]*(?:['’][^\W\d_]+)?")
 # French and Italian elided articles, pronouns, prepositions before an apostrophe (l'emballage, dell'ordine).
 _ELISION = re.compile(r"^(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|un|dell|all|dall|nell|sull|quell)['’]")
+# The Arabic article with the conjunctions and prepositions written onto it (الـ وال بال لل فال …), taken
+# off a word only when three letters stay, so الله, الف (thousand) and الم (pain) keep theirs.
+_ARABIC_ARTICLE = re.compile(r"^[وف]?(?:[بك]?ال|لل)(?=[\u0620-\u064a]{3})")
 # Noise in a duplicate key: anything but word characters and the combining marks some scripts need
 # (accents left decomposed, Cyrillic, Hebrew, Arabic, the Indic and Thai/Lao blocks).
 _DUPLICATE_NOISE = re.compile(
@@ -212,7 +215,21 @@ STOP_WORDS_RU = _word_set(
     вот даже просто спасибо здравствуйте вообще сильно
     """
 )
+# Arabic (Modern Standard and common dialect words), with and without hamza; words the article is taken
+# off (الان → ان is not: two letters stay) are listed as written.
+STOP_WORDS_AR = _word_set(
+    """
+    في من إلى الى على علي عن مع هذا هذه ذلك تلك هاذا هذي هاد هادا هادي هاي هو هي هم هن أنا انا نحن
+    احنا إحنا أنت انت أنتم انتم انتي كان كانت كانوا يكون تكون لم لن لا ما ماذا كيف متى أين وين لماذا ليش
+    ليه الذي التي الذين اللي أو او ثم لكن ولكن بس بل و يا جدا جداً كثير كثيرا كتير قليل كل الكل بعض أي اي
+    عند عندي عندهم لي له لها لهم لنا فيه فيها فيهم منه منها منهم به بها بهم عليه عليها عليهم هناك هنا قد
+    لقد كما مثل زي أيضا ايضا كمان حتى بعد قبل اذا إذا لو إن ان أن لأن لان عشان علشان شكرا شكراً والله
+    الله الحمد لله يعني شو ايش إيش وش مش مو ليس مرة الآن الان اليوم برضو واحد شي شيء أريد اريد أبغى ابغى
+    بدي عايز
+    """
+)
 STOP_WORDS_BY_LANGUAGE = {
+    "ar": STOP_WORDS_AR,
     "de": STOP_WORDS_DE,
     "fr": STOP_WORDS_FR,
     "es": STOP_WORDS_ES,
@@ -376,7 +393,9 @@ def _is_other_language(text: str, words: list[str]) -> bool:
     counts only with non-ASCII letters). Only asked when it could change a word."""
     if any(word in ENGLISH_MARKERS for word in words):
         return False
-    if not any(word in STOP_WORDS_OTHER or _ELISION.match(word) for word in words):
+    if not any(
+        word in STOP_WORDS_OTHER or _ELISION.match(word) or _ARABIC_ARTICLE.match(word) for word in words
+    ):
         return False
     language = detect_language(text)
     if language == OTHER_LANGUAGE:
@@ -386,9 +405,12 @@ def _is_other_language(text: str, words: list[str]) -> bool:
 
 def _alphabet_word(word: str, foreign: bool) -> list[str]:
     """The word as a term (empty when it is a stop word); in another language's text without its elided
-    article or pronoun (l'emballage → emballage, qu'il → il, then a stop word)."""
+    article or pronoun (l'emballage → emballage, qu'il → il, then a stop word) or its Arabic article
+    (والتوصيل → توصيل)."""
     if foreign:
-        word = _ELISION.sub("", word)
+        if word in STOP_WORDS_OTHER:
+            return []
+        word = _ARABIC_ARTICLE.sub("", _ELISION.sub("", word))
         if word in STOP_WORDS_OTHER:
             return []
     return [] if word in STOP_WORDS_EN else [word]
