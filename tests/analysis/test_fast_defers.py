@@ -68,16 +68,24 @@ def test_the_shipped_model_defers_english_and_unread_languages_but_not_chinese(f
     assert "zh" not in ensemble.defer_languages
 
 
+def scored_both_ways(
+    engine: Engine, fast_engine: Engine, raw_texts: list[str], band: float
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(texts, fast polarity before deferring, which are within ``band``, fast scores, accurate scores); the
+    list must hold texts on both sides of the band."""
+    texts = [normalize_text(t) for t in raw_texts]
+    before = fast_polarity_before_deferring(shipped_ensemble(fast_engine), texts)
+    unsure = np.abs(before) < band
+    assert unsure.any() and not unsure.all(), before
+    fast, accurate = fast_engine.score_sentiment(texts).scores, engine.score_sentiment(texts).scores
+    return texts, before, unsure, fast, accurate
+
+
 def test_unsure_english_gets_accurate_modes_verdict_and_sure_english_keeps_its_own(
     engine: Engine, fast_engine: Engine
 ) -> None:
-    texts = [normalize_text(t) for t in ENGLISH]
     ensemble = shipped_ensemble(fast_engine)
-    before = fast_polarity_before_deferring(ensemble, texts)
-    unsure = np.abs(before) < ensemble.defer_band
-    assert unsure.any() and not unsure.all(), before  # the list holds both kinds
-    fast = fast_engine.score_sentiment(texts).scores
-    accurate = engine.score_sentiment(texts).scores
+    texts, _, unsure, fast, accurate = scored_both_ways(engine, fast_engine, ENGLISH, ensemble.defer_band)
     cascade_only = dataclasses.replace(ensemble, defer_band=0.0, defer_uncovered_band=0.0)
     kept = cascade_only.score(prepare_batch(texts, [detect_language(t) for t in texts], fast=True)).scores
     for i, text in enumerate(texts):
@@ -88,13 +96,8 @@ def test_unsure_english_gets_accurate_modes_verdict_and_sure_english_keeps_its_o
 def test_languages_only_the_head_reads_are_deferred_where_it_would_be_flagged_for_review(
     engine: Engine, fast_engine: Engine
 ) -> None:
-    texts = [normalize_text(t) for t in OTHER]
-    ensemble = shipped_ensemble(fast_engine)
-    before = fast_polarity_before_deferring(ensemble, texts)
-    unsure = np.abs(before) < ensemble.defer_uncovered_band
-    assert unsure.any() and not unsure.all(), before
-    fast = fast_engine.score_sentiment(texts).scores
-    accurate = engine.score_sentiment(texts).scores
+    band = shipped_ensemble(fast_engine).defer_uncovered_band
+    texts, before, unsure, fast, accurate = scored_both_ways(engine, fast_engine, OTHER, band)
     for i, text in enumerate(texts):
         if unsure[i]:
             assert fast[i] == pytest.approx(accurate[i], abs=1e-6), text
