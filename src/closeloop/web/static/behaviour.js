@@ -5,6 +5,8 @@
   "use strict";
 
   var config = JSON.parse(document.getElementById("behaviour-config").textContent);
+  var filters = window.closeloopFilters;
+  var isoDate = filters.isoDate, percent = filters.percent;
   var T = config.texts;
   var FILTER_KEYS = ["range", "channel", "tier", "days", "sort"];
   var PRESETS = ["30", "90", "180"];
@@ -32,11 +34,6 @@
     return window.location.pathname + "?" + query.toString();
   }
 
-  function isoDate(date) {
-    return date.getFullYear() + "-" + String(date.getMonth() + 1).padStart(2, "0") + "-" +
-      String(date.getDate()).padStart(2, "0");
-  }
-
   /** The API parameters of a state (a preset range becomes a since date). */
   function apiParams(state) {
     var params = new URLSearchParams();
@@ -48,27 +45,11 @@
     return params;
   }
 
-  function fillForm(state) {
-    FILTER_KEYS.forEach(function (key) {
-      var input = document.getElementById("f-" + key);
-      if (input) input.value = state[key];
-    });
-  }
+  function fillForm(state) { filters.fillForm(FILTER_KEYS, state); }
 
-  function formState() {
-    var state = {};
-    FILTER_KEYS.forEach(function (key) {
-      var input = document.getElementById("f-" + key);
-      state[key] = input ? input.value.trim() : "";
-    });
-    return state;
-  }
+  function formState() { return filters.formState(FILTER_KEYS); }
 
   // --- helpers ----------------------------------------------------------------------------------------
-
-  function percent(share) {
-    return share === null || share === undefined ? "–" : (100 * share).toFixed(1) + "%";
-  }
 
   function toPercent(share) {
     return share === null || share === undefined ? null : Math.round(1000 * share) / 10;

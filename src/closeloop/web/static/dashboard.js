@@ -5,6 +5,8 @@
   "use strict";
 
   var config = JSON.parse(document.getElementById("dashboard-config").textContent);
+  var filters = window.closeloopFilters;
+  var isoDate = filters.isoDate, percent = filters.percent;
   var T = config.texts;
   var FILTER_KEYS = ["range", "since", "until", "granularity", "channel", "product", "category", "tier", "language"];
   var PRESETS = ["30", "90", "180"];
@@ -41,12 +43,6 @@
     return window.location.pathname + "?" + query.toString();
   }
 
-  function isoDate(date) {
-    var month = String(date.getMonth() + 1).padStart(2, "0");
-    var day = String(date.getDate()).padStart(2, "0");
-    return date.getFullYear() + "-" + month + "-" + day;
-  }
-
   /** The API's filter parameters for a state: presets become a since date, custom keeps since/until. */
   function apiFilters(state) {
     var params = new URLSearchParams();
@@ -64,20 +60,10 @@
     return params;
   }
 
-  function formState() {
-    var state = {};
-    FILTER_KEYS.forEach(function (key) {
-      var input = document.getElementById("f-" + key);
-      state[key] = input ? input.value.trim() : "";
-    });
-    return state;
-  }
+  function formState() { return filters.formState(FILTER_KEYS); }
 
   function fillForm(state) {
-    FILTER_KEYS.forEach(function (key) {
-      var input = document.getElementById("f-" + key);
-      if (input) input.value = state[key];
-    });
+    filters.fillForm(FILTER_KEYS, state);
     showCustomRange(state.range === "custom");
   }
 
@@ -86,10 +72,6 @@
   }
 
   // --- formatting -------------------------------------------------------------------------------------
-
-  function percent(share) {
-    return share === null || share === undefined ? "–" : (100 * share).toFixed(1) + "%";
-  }
 
   function kpiValue(key, value) {
     if (value === null || value === undefined) return "–";
