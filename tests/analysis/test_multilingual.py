@@ -61,7 +61,7 @@ def test_accurate_mode_reads_every_language(
 def test_fast_mode_reads_every_language(fast: list[AnalysisResult], rows: list[dict[str, str]]) -> None:
     # No language falls back to "no model could read it" (neutral with confidence 0).
     assert all(r.confidence > 0 for r in fast)
-    assert binary_accuracy(fast, rows) >= 0.78
+    assert binary_accuracy(fast, rows) >= 0.85
 
 
 def test_refund_requests_in_other_languages_are_complaints(
@@ -69,8 +69,10 @@ def test_refund_requests_in_other_languages_are_complaints(
 ) -> None:
     negatives = [r for r, row in zip(accurate, rows, strict=True) if row["label"] == "negative"]
     positives = [r for r, row in zip(accurate, rows, strict=True) if row["label"] == "positive"]
-    assert sum(r.complaint for r in negatives) >= 12
-    assert sum(r.complaint for r in positives) <= 6
+    assert sum(r.complaint for r in negatives) >= 20
+    # Positive stories of a refund handled well carry a redress cue; they count when accurate mode reads
+    # them as negative (6 of 156 as measured).
+    assert sum(r.complaint for r in positives) <= 8
 
 
 def test_categories_in_other_languages(accurate: list[AnalysisResult], rows: list[dict[str, str]]) -> None:
@@ -78,4 +80,4 @@ def test_categories_in_other_languages(accurate: list[AnalysisResult], rows: lis
     for result, row in zip(accurate, rows, strict=True):
         wanted, found = {c for c in row["categories"].split(";") if c}, set(result.categories)
         tp, fp, fn = tp + len(wanted & found), fp + len(found - wanted), fn + len(wanted - found)
-    assert 2 * tp / (2 * tp + fp + fn) >= 0.72
+    assert 2 * tp / (2 * tp + fp + fn) >= 0.74
