@@ -294,8 +294,9 @@ class KeywordMatcher:
         """Each clause of ``text`` with the categories (and keywords) it mentions (callers must not change
         the answer: the matcher remembers it for the recent texts)."""
         key = text if isinstance(text, str) else None
-        if key is not None and key in self._recent:
-            return self._recent[key]
+        remembered = self._recent.get(key) if key is not None else None  # one lookup: safe across threads
+        if remembered is not None:
+            return remembered
         clauses = feedback_clauses(text)
         has_kana = bool(self._intl_substrings) and any(_NON_HAN_UNSPACED.search(clause) for clause in clauses)
         hits = [(clause, self.clause_hits(clause, has_kana=has_kana)) for clause in clauses]
