@@ -211,7 +211,7 @@ class SentimentEnsemble:
     def _defer(self, batch: SentimentBatch, logits: np.ndarray, informed: np.ndarray) -> None:
         """Give the rows fast mode is least sure of (in the deferred languages) accurate mode's logits, in
         place. A row's verdict depends on its own text only, never on the rest of the batch."""
-        if self.embedding is None:
+        if self.embedding is None or not (self.defer_band or self.defer_uncovered_band):
             return
         sureness = np.abs(logits[:, self.classes.index(POSITIVE)] - logits[:, self.classes.index(NEGATIVE)])
         listed = batch.letter_rows(self.defer_languages.__contains__)
